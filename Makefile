@@ -1,0 +1,27 @@
+# Two entry points: `make demo` and `make test`. Both install into .venv first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint bench
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# Pinned: the local CPU wheel. An unpinned torch pulls gigabytes of CUDA wheels.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/boundkit table phase-transition --rate 1/4 --generations 1..10
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+bench: install
+	$(PY) benchmarks/bench_threshold.py

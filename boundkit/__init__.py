@@ -1,0 +1,102 @@
+"""boundkit: bounds for self-consuming generative models (Fu et al., ICML 2024).
+
+Convention everywhere: round i trains on π_i and produces p_{i+1}; **generation i**
+is that model p_{i+1} (generation 0 is trained on real data only). The
+mathematics and its result numbers (R1–R7, E1–E5) are in THEORY.md.
+
+Importing boundkit never imports torch.
+"""
+
+from boundkit.early_stopping import LiDiffusion, tau_star, tau_star_dominant, tau_star_exact
+from boundkit.error_models import (
+    KDE,
+    Custom,
+    ErrorModel,
+    Fu2024Diffusion,
+    GaussianMLE,
+    PowerLaw,
+    derived_rate,
+)
+from boundkit.growth import (
+    GenerationLimit,
+    GrowthRow,
+    growth_exponent,
+    growth_rows,
+    kl_per_round,
+    max_generation,
+    samples_required,
+)
+from boundkit.phase import (
+    PhasePoint,
+    asymptotic_slope,
+    asymptotic_slope_expr,
+    critical_poly,
+    critical_x_exact,
+    lambda_critical,
+    lambda_critical_certified,
+    lambda_critical_exact,
+    phase_transition,
+    risk,
+    risk_expr,
+)
+from boundkit.recursion import bound_exact, bound_expr, bound_symbolic, bound_values, bounds
+from boundkit.rescue import rescue_share, rescue_share_for_eps
+from boundkit.schedules import (
+    SCHEDULES,
+    Balanced,
+    ConstantRealShare,
+    FinalRoundRescue,
+    FixedRatio,
+    FullSynthetic,
+    GeneralSchedule,
+    Schedule,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "KDE",
+    "SCHEDULES",
+    "Balanced",
+    "ConstantRealShare",
+    "Custom",
+    "ErrorModel",
+    "FinalRoundRescue",
+    "FixedRatio",
+    "Fu2024Diffusion",
+    "FullSynthetic",
+    "GaussianMLE",
+    "GeneralSchedule",
+    "GenerationLimit",
+    "GrowthRow",
+    "LiDiffusion",
+    "PhasePoint",
+    "PowerLaw",
+    "Schedule",
+    "asymptotic_slope",
+    "asymptotic_slope_expr",
+    "bound_exact",
+    "bound_expr",
+    "bound_symbolic",
+    "bound_values",
+    "bounds",
+    "critical_poly",
+    "critical_x_exact",
+    "derived_rate",
+    "growth_exponent",
+    "growth_rows",
+    "kl_per_round",
+    "lambda_critical",
+    "lambda_critical_certified",
+    "lambda_critical_exact",
+    "max_generation",
+    "phase_transition",
+    "rescue_share",
+    "rescue_share_for_eps",
+    "risk",
+    "risk_expr",
+    "samples_required",
+    "tau_star",
+    "tau_star_dominant",
+    "tau_star_exact",
+]

@@ -1,0 +1,133 @@
+"""Vectorised float64 solvers for R6 (private; the public API is :mod:`boundkit.phase`).
+
+Work in t = log(1 + 1/λ) = −log x, N = i + 1, so nothing large is ever raised
+to a power. With L(s) = log(expm1(s)/s):
+
+* critical point: h_i(e^{-t}) = 0  ⇔  (1−r) expm1(Nt) = N expm1(t)
+  ⇔  Q(u) = log(1−r) + L(u) − L(u/N) = 0 with u = N t. Q is strictly increasing
+  (L' ∈ [1/2, 1)), and L(s) ∈ [s/2, s] brackets the root:
+  −log(1−r)/(1 − 1/(2N)) ≤ u ≤ −log(1−r)/(1/2 − 1/N) (N ≥ 3).
+* break-even: P(t) = log B_i(λ)/B_i(0) = (1−r)(t − log expm1 t) + log(−expm1(−Nt)),
+  increasing on (0, t*), with B_i(λ) ≤ B_i(0) once λ ≥ N^{1/r} − 1.
+
+Safeguarded Newton in log u (log t) with a bisection fallback, on all i at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import lambertw
+
+_TINY_S = 1e-4  # below this the series of L and L' are used
+
+
+def logphi(s: np.ndarray) -> np.ndarray:
+    """L(s) = log(expm1(s)/s) for s ≥ 0 (L(0) = 0), stable for large s."""
+    s = np.asarray(s, dtype=np.float64)
+    out = np.empty_like(s)
+    big = s > 30.0
+    small = s < _TINY_S
+    mid = ~(big | small)
+    sb = s[big]
+    out[big] = sb - np.log(sb) + np.log1p(-np.exp(-sb))
+    ss = s[small]
+    out[small] = ss / 2 + ss**2 / 24
+    out[mid] = np.log(np.expm1(s[mid]) / s[mid])
+    return out
+
+
+def dlogphi(s: np.ndarray) -> np.ndarray:
+    """L'(s) = 1/(1 − e^{−s}) − 1/s, in [1/2, 1)."""
+    s = np.asarray(s, dtype=np.float64)
+    out = np.empty_like(s)
+    small = s < 1e-3
+    ss = s[small]
+    out[small] = 0.5 + ss / 12 - ss**3 / 720
+    sl = s[~small]
+    out[~small] = 1.0 / (-np.expm1(-sl)) - 1.0 / sl
+    return out
+
+
+def asymptotic_u(r: float) -> float:
+    """u*(r) > 0 solving (1−r)(e^u − 1) = u: u* = −(1−r) − W_{−1}(−(1−r) e^{−(1−r)})."""
+    a = 1.0 - r
+    w = lambertw(-a * np.exp(-a), k=-1)
+    return float(-a - w.real)
+
+
+def _newton(f, lo, hi, guess, *, max_iter=200):
+    """Vectorised safeguarded Newton on an increasing f(v) -> (value, slope) in [lo, hi]."""
+    v = np.clip(guess, lo, hi)
+    lo, hi = lo.copy(), hi.copy()
+    active = np.arange(v.size)
+    for _ in range(max_iter):
+        if active.size == 0:
+            break
+        va = v[active]
+        val, slope = f(va, active)
+        neg = val < 0
+        lo[active] = np.where(neg, va, lo[active])
+        hi[active] = np.where(neg, hi[active], va)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = val / slope
+        new = va - step
+        bad = ~np.isfinite(new) | (new <= lo[active]) | (new >= hi[active])
+        new = np.where(bad, 0.5 * (lo[active] + hi[active]), new)
+        new = np.where(val == 0, va, new)  # an exact root sits on the bracket's edge
+        v[active] = new
+        done = (np.abs(new - va) <= 2e-16 * np.maximum(1.0, np.abs(va))) | (val == 0)
+        done |= (hi[active] - lo[active]) <= 4e-16 * np.maximum(1.0, np.abs(va))
+        active = active[~done]
+    if active.size:
+        raise RuntimeError(f"R6 float solver did not converge for {active.size} generations.")
+    return v
+
+
+def critical_u(gens: np.ndarray, r: float) -> np.ndarray:
+    """u = (i+1) t at the critical point λ'_i, for every generation i ≥ 1 at once."""
+    big_n = np.asarray(gens, dtype=np.float64) + 1.0
+    a = np.log1p(-r)  # < 0
+    lo = -a / (1.0 - 0.5 / big_n)
+    with np.errstate(divide="ignore"):
+        hi = np.where(big_n >= 3, -a / (0.5 - 1.0 / np.maximum(big_n, 3)), np.inf)
+    exact_1 = 2.0 * np.log((1 + r) / (1 - r))  # i = 1: λ'_1 = (1−r)/(2r)
+    hi = np.where(big_n < 3, 2 * exact_1, hi)
+    lo = np.where(big_n < 3, 0.5 * exact_1, lo)
+    guess = np.full_like(big_n, np.log(asymptotic_u(r)))
+
+    def f(v, idx):
+        u = np.exp(v)
+        nn = big_n[idx]
+        q = a + logphi(u) - logphi(u / nn)
+        dq = dlogphi(u) - dlogphi(u / nn) / nn
+        return q, u * dq
+
+    return np.exp(_newton(f, np.log(lo), np.log(hi), guess))
+
+
+def break_even_logt(gens: np.ndarray, r: float, t_star: np.ndarray) -> np.ndarray:
+    """log t at the break-even ratio λ⁼_i (B_i(λ⁼) = B_i(0), λ⁼ > λ'_i)."""
+    big_n = np.asarray(gens, dtype=np.float64) + 1.0
+    big_a = np.log(big_n) / r  # λ⁼ ≤ N^{1/r} − 1  ⇔  t ≥ −log1p(−e^{−A})
+    with np.errstate(divide="ignore"):
+        w_lo = np.where(big_a > 30, -big_a, np.log(-np.log1p(-np.exp(-np.minimum(big_a, 30)))))
+    w_hi = np.log(t_star)
+
+    def f(w, idx):
+        t = np.exp(w)
+        nn = big_n[idx]
+        nt = nn * t
+        p = (1 - r) * (t - w - logphi(t)) + np.log(-np.expm1(-nt))
+        with np.errstate(over="ignore"):
+            tail = np.where(nt > 700, 0.0, nt / np.expm1(np.minimum(nt, 700)))
+        dp = (1 - r) * (t - t / (-np.expm1(-t))) + tail
+        return p, dp
+
+    return _newton(f, np.minimum(w_lo, w_hi), w_hi, 0.5 * (w_lo + w_hi))
+
+
+def log_ratio(gens: np.ndarray, r: float, t: np.ndarray) -> np.ndarray:
+    """log B_i(λ)/B_i(0) at t = log(1 + 1/λ)."""
+    big_n = np.asarray(gens, dtype=np.float64) + 1.0
+    w = np.log(t)
+    return (1 - r) * (t - w - logphi(t)) + np.log(-np.expm1(-big_n * t))

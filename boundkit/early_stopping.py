@@ -1,0 +1,133 @@
+"""E3 and R7: diffusion with the Li et al. (2023) bound and optimal early stopping.
+
+THEORY.md §3 (E3) and §4 (R7). Li, Yuan, Wang, Ma (NeurIPS 2023), Theorem 1,
+in the verified form
+
+.. math::
+    \\mathrm{KL}(\\tau, m, n) \\lesssim \\frac{\\tau^4}{m n} + \\frac{\\tau^3}{m^2}
+        + \\frac{1}{\\tau} + \\frac{1}{m} + L_\\star + \\kappa_T,
+
+τ the gradient-flow training time, m the width, L⋆ the optimal-loss terms and
+κ_T = KL(p_T ‖ N(0, I)). The exact stopping time τ* solves
+4 m τ⁵ + 3 n τ⁴ = m² n (with m = n: 4τ⁵ + 3τ⁴ = n², no closed form); the
+dominant balance τ⁴/(mn) against 1/τ gives τ* = (mn/4)^{1/5} and, with m ∝ n,
+KL ∝ n^{-2/5}, δ ≍ n^{-1/5}: *quintic*, not quartic, sample growth **(beyond)**.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import cached_property
+
+import sympy as sp
+from scipy.optimize import brentq
+
+from boundkit._checks import check_nonnegative, check_positive
+from boundkit.error_models import ErrorModel, _q, derived_rate, n
+
+tau = sp.Symbol("tau", positive=True)
+m = sp.Symbol("m", positive=True)
+
+
+def kl_bound(tau_: sp.Expr, m_: sp.Expr, n_: sp.Expr, extra: sp.Expr = 0) -> sp.Expr:
+    """The E3 KL bound τ⁴/(mn) + τ³/m² + 1/τ + 1/m + extra (THEORY.md §3, E3)."""
+    return tau_**4 / (m_ * n_) + tau_**3 / m_**2 + 1 / tau_ + 1 / m_ + extra
+
+
+def tau_star_dominant() -> sp.Expr:
+    r"""R7 dominant balance: argmin of τ⁴/(mn) + 1/τ, solved by sympy: :math:`(mn/4)^{1/5}`."""
+    (root,) = sp.solve(sp.diff(tau**4 / (m * n) + 1 / tau, tau), tau)
+    return sp.simplify(root)
+
+
+def stationarity_poly(n_: sp.Expr, m_: sp.Expr) -> sp.Expr:
+    """m² n τ² · dKL/dτ = 4 m τ⁵ + 3 n τ⁴ − m² n (R7); its unique positive root is τ*."""
+    return sp.expand(sp.diff(kl_bound(tau, m_, n_), tau) * m_**2 * n_ * tau**2)
+
+
+def tau_star_exact(n_value: int, m_value: int) -> sp.Expr:
+    """The exact optimal stopping time as an algebraic number (sympy ``CRootOf``, R7).
+
+    One sign change in 4mτ⁵ + 3nτ⁴ − m²n, so exactly one positive root (Descartes);
+    it is the largest real root.
+    """
+    nv = check_positive(n_value, "n")
+    mv = check_positive(m_value, "m")
+    poly = sp.Poly(stationarity_poly(_q(nv), _q(mv)), tau)
+    return sp.CRootOf(poly, poly.count_roots() - 1)
+
+
+def tau_star(n_value: float, m_value: float) -> float:
+    """The optimal stopping time τ*(n, m) in float64, by Brent's method in log τ (R7)."""
+    nv = float(check_positive(n_value, "n"))
+    mv = float(check_positive(m_value, "m"))
+
+    def g(log_t: float) -> float:  # (4mτ⁵ + 3nτ⁴)/(m²n) − 1, increasing in τ
+        t = math.exp(log_t)
+        return math.exp(5 * log_t + math.log(4 / (mv * nv))) + 3 * t**4 / mv**2 - 1
+
+    guess = math.log(mv * nv / 4) / 5
+    return math.exp(brentq(g, guess - 5, guess + 1, xtol=1e-300, rtol=1e-15))
+
+
+@dataclass(frozen=True)
+class LiDiffusion(ErrorModel):
+    r"""E3 diffusion error with optimal early stopping (THEORY.md §3 E3, R7).
+
+    .. math::
+        \delta(n) = \sqrt{\mathrm{KL}(\tau^*(n), m(n), n) / 2},\qquad
+        \tau^* = (m n / 4)^{1/5}
+
+    ``expr`` uses the dominant-balance τ*, so it upper-bounds the KL at the exact
+    optimum (:meth:`delta_optimal`); the two agree to leading order.
+
+    Parameters
+    ----------
+    width_factor : m = width_factor · n (default 1). THEORY.md's regime is m ∝ n; a
+        fixed width would break the dominant balance (τ³/m² then grows with n), so
+        it is not offered.
+    loss_floor : the optimal-loss terms L⋆ (default 0).
+    prior_kl : κ_T = KL(p_T ‖ N(0, I)) (default 0).
+    """
+
+    width_factor: Fraction = Fraction(1)
+    loss_floor: Fraction = Fraction(0)
+    prior_kl: Fraction = Fraction(0)
+    name: str = field(default="li2023", init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "width_factor", check_positive(self.width_factor, "width_factor"))
+        object.__setattr__(self, "loss_floor", check_nonnegative(self.loss_floor, "loss_floor"))
+        object.__setattr__(self, "prior_kl", check_nonnegative(self.prior_kl, "prior_kl"))
+
+    def width_expr(self) -> sp.Expr:
+        """m as a function of n."""
+        return _q(self.width_factor) * n
+
+    @cached_property
+    def kl_expr(self) -> sp.Expr:
+        """KL at the dominant-balance τ*, as a sympy expression in n."""
+        m_n = self.width_expr()
+        t_star = tau_star_dominant().subs(m, m_n)
+        extra = _q(self.loss_floor) + _q(self.prior_kl)
+        return kl_bound(t_star, m_n, n, extra)
+
+    @cached_property
+    def kl_rate(self) -> sp.Expr:
+        """The KL rate, −lim log KL / log n (2/5 when m ∝ n)."""
+        return derived_rate(self.kl_expr)
+
+    @property
+    def expr(self) -> sp.Expr:
+        return sp.sqrt(self.kl_expr / 2)
+
+    def delta_optimal(self, n_value: float) -> float:
+        """δ at the exact optimal stopping time τ*(n, m(n)) (float64)."""
+        nv = float(check_positive(n_value, "n"))
+        mv = float(self.width_expr().subs(n, nv))
+        t = tau_star(nv, mv)
+        extra = float(self.loss_floor + self.prior_kl)
+        kl = t**4 / (mv * nv) + t**3 / mv**2 + 1 / t + 1 / mv + extra
+        return math.sqrt(kl / 2)

@@ -1,0 +1,206 @@
+r"""R6 phase transition: fixed real data n, λn synthetic data from the latest model.
+
+THEORY.md §4, R6. With E1 (δ = C n^{-r}) and x = λ/(1+λ):
+
+.. math::
+    B_i(\lambda) = C n^{-r} (1+\lambda)^{1-r} (1 - x^{i+1}),\qquad
+    h_i(x) = (1-r)\sum_{k=0}^{i} x^k - (i+1) x^i,\qquad
+    \lambda'_i = \frac{x'}{1-x'}
+
+x' is the unique root of h_i in (0, 1). λ' comes three ways that must agree:
+exact (sympy ``CRootOf``, radicals for i ≤ 2), certified (python-flint arb
+enclosures) and a vectorised float64 solver for all i ≤ 10^6 at once. Also the
+break-even ratio λ⁼_i (B_i(λ⁼) = B_i(0), λ⁼ > λ'_i) and the Lambert-W slope
+λ'_i / i → 1/u*(r) **(beyond)**. With a floor C0 > 0 see :mod:`boundkit.phase_floor`.
+
+Convention: generation i ≥ 1 is the model p_{i+1} of round i.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import sympy as sp
+
+from boundkit import _phase_arb, _phase_float
+from boundkit._checks import (
+    check_generation,
+    check_generations,
+    check_nonnegative,
+    check_positive,
+    check_rate,
+)
+
+x = sp.Symbol("x", positive=True)
+lam = sp.Symbol("lambda", nonnegative=True)
+
+#: Above this many generations, certification is skipped unless asked for.
+CERTIFY_AUTO_LIMIT = 10_000
+
+
+def _rq(r: Fraction) -> sp.Rational:
+    return sp.Rational(r.numerator, r.denominator)
+
+
+def risk_expr(i: int, r, const=1, n=1) -> sp.Expr:
+    """B_i(λ) as a sympy expression in λ (R6)."""
+    i = check_generation(i)
+    rq = _rq(check_rate(r))
+    c = sp.nsimplify(check_positive(const, "const"))
+    nn = sp.nsimplify(check_positive(n, "n"))
+    xx = lam / (1 + lam)
+    return c * nn ** (-rq) * (1 + lam) ** (1 - rq) * (1 - xx ** (i + 1))
+
+
+def risk(i: int, lam_values, r, const=1.0, n=1.0, floor=0.0) -> np.ndarray | float:
+    """B_i(λ) in float64, in log space (safe for λ up to 1e12 and i up to 1e6).
+
+    With a floor C0 the per-round error is C((1+λ)n)^{-r} + C0, so
+    B_i(λ) = (C((1+λ)n)^{-r} + C0) (1+λ)(1 − x^{i+1}).
+    """
+    i = check_generation(i)
+    rr = float(check_rate(r))
+    c = float(check_positive(const, "const"))
+    nn = float(check_positive(n, "n"))
+    c0 = float(check_nonnegative(floor, "floor"))
+    lv = np.asarray(lam_values, dtype=np.float64)
+    if not np.all(np.isfinite(lv)) or np.any(lv < 0):
+        raise ValueError(f"lambda must be finite and >= 0; got {lam_values!r}.")
+    safe = np.where(lv > 0, lv, 1.0)
+    log_mass = np.log1p(safe) + np.log(-np.expm1(-(i + 1) * np.log1p(1 / safe)))
+    mass = np.where(lv > 0, np.exp(log_mass), 1.0)  # (1+λ)(1 − x^{i+1}); 1 at λ = 0
+    per_round = c * np.exp(-rr * (np.log1p(lv) + math.log(nn))) + c0
+    out = per_round * mass
+    return float(out) if out.ndim == 0 else out
+
+
+def critical_poly(i: int, r) -> sp.Poly:
+    """h_i(x) = (1−r) Σ_{k≤i} x^k − (i+1) x^i as a sympy Poly with rational coefficients."""
+    i = check_generation(i)
+    rq = _rq(check_rate(r))
+    return sp.Poly((1 - rq) * sum(x**k for k in range(i + 1)) - (i + 1) * x**i, x)
+
+
+def critical_x_exact(i: int, r) -> sp.Expr:
+    """The exact root x' ∈ (0, 1) of h_i: radicals for i ≤ 2, else a ``CRootOf``.
+
+    Exactly one positive root (one sign change), so it is the largest real root.
+    """
+    poly = critical_poly(i, r)
+    if poly.degree() <= 2:
+        roots = [z for z in sp.roots(poly, x) if z.is_positive]
+        (root,) = roots
+        return sp.radsimp(root)
+    return sp.CRootOf(poly, poly.count_roots() - 1)
+
+
+def lambda_critical_exact(i: int, r) -> sp.Expr:
+    """λ'_i = x'/(1−x') exactly; closed forms λ'_1 = (1−r)/(2r), λ'_2 at r = 1/4 = (3+√13)/2."""
+    xr = critical_x_exact(i, r)
+    out = xr / (1 - xr)
+    return sp.radsimp(sp.simplify(out)) if i <= 2 else out
+
+
+def asymptotic_slope(r) -> float:
+    """lim λ'_i / i = 1/u*(r), u* = −(1−r) − W_{−1}(−(1−r) e^{−(1−r)}) (R6, beyond)."""
+    return 1.0 / _phase_float.asymptotic_u(float(check_rate(r)))
+
+
+def asymptotic_slope_expr(r) -> sp.Expr:
+    """The slope 1/u*(r) as a sympy expression with ``LambertW(·, -1)``."""
+    a = 1 - _rq(check_rate(r))
+    return 1 / (-a - sp.LambertW(-a * sp.exp(-a), -1))
+
+
+@dataclass(frozen=True)
+class PhasePoint:
+    """R6 results for one generation i (the model p_{i+1} of round i).
+
+    ``lambda_critical`` is None when B_i has no interior maximum for λ ≤ the
+    search cap (only possible with a floor C0 > 0); ``lambda_break_even`` is None
+    when B_i never returns to B_i(0) past the peak (or λ⁼ exceeds float64).
+    ``certified`` is True when an arb enclosure [lo, hi] provably contains the
+    critical point and the float value lies inside it.
+    """
+
+    generation: int
+    rate: Fraction
+    x_critical: float | None
+    lambda_critical: float | None
+    lambda_break_even: float | None
+    ratio_at_peak: float | None
+    certified: bool
+    enclosure: tuple[float, float] | None = None
+    note: str = ""
+
+    def as_dict(self) -> dict:
+        """The JSON contract's keys (README, "JSON output")."""
+        return {
+            "generation": self.generation,
+            "rate": float(self.rate),
+            "x_critical": self.x_critical,
+            "lambda_critical": self.lambda_critical,
+            "lambda_break_even": self.lambda_break_even,
+            "ratio_at_peak": self.ratio_at_peak,
+            "certified": self.certified,
+        }
+
+
+def lambda_critical(generations, r) -> np.ndarray:
+    """λ'_i in float64 for every requested generation at once (vectorised; no floor)."""
+    gens = np.asarray(check_generations(generations), dtype=np.float64)
+    rr = float(check_rate(r))
+    u = _phase_float.critical_u(gens, rr)
+    return 1.0 / np.expm1(u / (gens + 1))
+
+
+def lambda_critical_certified(i: int, r) -> _phase_arb.Enclosure:
+    """A certified enclosure of λ'_i (python-flint arb; see :mod:`boundkit._phase_arb`)."""
+    i = check_generation(i)
+    rq = check_rate(r)
+    u = _phase_float.critical_u(np.array([float(i)]), float(rq))[0]
+    return _phase_arb.enclose(i, rq, u / (i + 1))
+
+
+def phase_transition(
+    r, generations, *, const=1, n=1, floor=0, certify: bool | None = None, lam_max=1e12
+) -> list[PhasePoint]:
+    """λ'_i, λ⁼_i and the peak ratio B_i(λ')/B_i(0) for each generation (R6).
+
+    Without a floor λ' depends on neither n nor C. ``certify=None`` certifies
+    when there are at most 10,000 generations.
+    """
+    rq = check_rate(r)
+    gens = check_generations(generations)
+    check_positive(const, "const")
+    check_positive(n, "n")
+    c0 = check_nonnegative(floor, "floor")
+    if c0 > 0:
+        from boundkit.phase_floor import phase_transition_floor
+
+        return phase_transition_floor(rq, gens, const=const, n=n, floor=c0, lam_max=lam_max)
+    do_cert = len(gens) <= CERTIFY_AUTO_LIMIT if certify is None else certify
+    g = np.asarray(gens, dtype=np.float64)
+    rr = float(rq)
+    u = _phase_float.critical_u(g, rr)
+    t = u / (g + 1)
+    lam_c = 1.0 / np.expm1(t)
+    log_t_even = _phase_float.break_even_logt(g, rr, t)
+    ratio = np.exp(_phase_float.log_ratio(g, rr, t))
+    out = []
+    for k, gen in enumerate(gens):
+        t_even = math.exp(log_t_even[k])
+        lam_even = 1.0 / math.expm1(t_even) if t_even > 1e-300 else None
+        enc, ok = None, False
+        if do_cert:
+            e = _phase_arb.enclose(gen, rq, float(t[k]))
+            ok = bool(e.certified and e.lo <= lam_c[k] <= e.hi)
+            enc = (e.lo, e.hi) if e.certified else None
+        out.append(
+            PhasePoint(gen, rq, float(math.exp(-t[k])), float(lam_c[k]), lam_even,
+                       float(ratio[k]), ok, enc)
+        )
+    return out
