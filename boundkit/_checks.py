@@ -130,4 +130,4 @@ def check_generations(gens: object, name: str = "generations", minimum: int = 1)
 
 
 def _show(value: object) -> str:
-    return value if isinstance(value, str) else repr(value)
+    return str(value) if isinstance(value, str | Fraction | sp.Rational) else repr(value)
