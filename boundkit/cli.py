@@ -90,7 +90,8 @@ def _cell(value) -> str:
 
 def _check_format(fmt: str) -> str:
     if fmt not in ("table", *FORMATS):
-        raise ValueError(f"--format={fmt!r} is not known. Pass one of: table, {', '.join(FORMATS)}.")
+        known = ", ".join(("table", *FORMATS))
+        raise ValueError(f"--format={fmt!r} is not known. Pass one of: {known}.")
     return fmt
 
 
@@ -219,16 +220,25 @@ def table(name, rate, generations, eps, floor, const, n, delta, alpha, lam, exac
         df = growth_table(parse_generations(generations), parse_positive(eps, "--eps", "0.1"), m)
         title = f"R2 sample growth, r = {rate or '1/4'}, eps = {eps}"
     elif name == "schedules":
-        schedules = [FullSynthetic(), Balanced(), ConstantRealShare(parse_share(alpha, "--alpha", allow_zero=False)),
-                     FixedRatio(parse_nonnegative(lam, "--lambda", "1")), FinalRoundRescue()]
-        src = _source(delta, rate, n, const) if (rate or n) else {"delta": delta or "1"}
-        if "delta" in src:
-            src["delta"] = parse_positive(src["delta"], "--delta", "0.01")
-        df = schedule_table(schedules, parse_generations(generations), **src)
-        title = "R1 bounds by schedule" + (" (units of delta)" if delta is None and not rate else "")
+        df, title = _schedules_df(generations, alpha, lam, delta, rate, n, const)
     else:
         raise ValueError(f"table {name!r} is not known. Pass one of: {', '.join(TABLES)}.")
     _emit(df, fmt, title)
+
+
+def _schedules_df(generations, alpha, lam, delta, rate, n, const):
+    """All five named schedules side by side; in units of δ unless a source is given."""
+    schedules = [
+        FullSynthetic(),
+        Balanced(),
+        ConstantRealShare(parse_share(alpha, "--alpha", allow_zero=False)),
+        FixedRatio(parse_nonnegative(lam, "--lambda", "1")),
+        FinalRoundRescue(),
+    ]
+    in_units = delta is None and rate is None and n is None
+    source = {"delta": 1} if in_units else _source(delta, rate, n, const)
+    df = schedule_table(schedules, parse_generations(generations), **source)
+    return df, "R1 bounds by schedule" + (" (units of delta)" if in_units else "")
 
 
 def main(argv: list[str] | None = None) -> int:

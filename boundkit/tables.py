@@ -100,7 +100,7 @@ def records(df: pd.DataFrame) -> list[dict]:
 
 
 def export(df: pd.DataFrame, fmt: str) -> str:
-    """The table as ``json`` (an array of objects), ``csv``, ``latex`` (booktabs) or ``markdown``."""
+    """The table as ``json`` (array of objects), ``csv``, ``latex`` (booktabs) or ``markdown``."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {fmt!r}.")
     if fmt == "json":
