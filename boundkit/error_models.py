@@ -31,15 +31,24 @@ def _q(value: Fraction) -> sp.Rational:
 
 def derived_rate(expr: sp.Expr) -> sp.Expr:
     r"""The exponent r with expr ≍ n^{-r}: :math:`-\lim_{n\to\infty} \log e / \log n`."""
-    el = sp.limit(n * sp.diff(expr, n) / expr, n, sp.oo)
-    if not (el.is_real and el.is_finite):
-        el = sp.limit(sp.log(expr) / sp.log(n), n, sp.oo)
-    if not (el.is_real and el.is_finite):
+    el = _limit_or_none(n * sp.diff(expr, n) / expr)
+    if el is None:
+        el = _limit_or_none(sp.log(expr) / sp.log(n))
+    if el is None:
         raise ValueError(
             f"cannot derive a rate from delta(n) = {expr}: log delta / log n has no finite "
             f"limit as n -> oo. Pass a model whose error behaves like C n^(-r)."
         )
     return sp.nsimplify(-el)
+
+
+def _limit_or_none(e: sp.Expr) -> sp.Expr | None:
+    """lim_{n→∞} e when sympy finds a finite real one; None otherwise (sympy may even raise)."""
+    try:
+        value = sp.limit(e, n, sp.oo)
+    except (TypeError, ValueError, NotImplementedError, sp.PoleError):
+        return None
+    return value if (value.is_real and value.is_finite) else None
 
 
 class ErrorModel(ABC):

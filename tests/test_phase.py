@@ -1,5 +1,6 @@
 """R6 phase transition (THEORY.md §4): exact values, the three λ' routes, properties."""
 
+import itertools
 from fractions import Fraction
 
 import numpy as np
@@ -72,7 +73,7 @@ def test_exactly_one_critical_point_in_unit_interval(r, i):
     assert poly.count_roots(0, 1) == 1
     assert poly.count_roots(0, sp.oo) == 1  # one sign change: Descartes
     coeffs = [c for c in poly.all_coeffs() if c != 0]
-    assert sum(1 for a, b in zip(coeffs, coeffs[1:], strict=False) if a * b < 0) == 1
+    assert sum(1 for a, b in itertools.pairwise(coeffs) if a * b < 0) == 1
 
 
 @given(bst.rates(), bst.generations(25))
@@ -139,7 +140,7 @@ def test_break_even_quartic_law():
     # λ⁼_i / (i+1)^{1/r} → 1 (THEORY.md, R6 beyond)
     pts = phase_transition(R, [10, 100, 1000], certify=False)
     ratios = [p.lambda_break_even / (p.generation + 1) ** 4 for p in pts]
-    assert all(abs(1 - a) > abs(1 - b) for a, b in zip(ratios, ratios[1:], strict=False))
+    assert all(abs(1 - a) > abs(1 - b) for a, b in itertools.pairwise(ratios))
     assert ratios[-1] == pytest.approx(1, abs=1e-2)
 
 
