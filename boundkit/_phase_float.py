@@ -18,20 +18,29 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import lambertw
 
-_TINY_S = 1e-4  # below this the series of L and L' are used
+_SERIES_S = 0.1  # below this L is summed from its series
 
 
 def logphi(s: np.ndarray) -> np.ndarray:
-    """L(s) = log(expm1(s)/s) for s ≥ 0 (L(0) = 0), stable for large s."""
+    """L(s) = log(expm1(s)/s) for s ≥ 0 (L(0) = 0), to full *relative* precision.
+
+    Small s matters: for small rates r every term of the R6 equations is O(r) and
+    they cancel at the root, so an absolute error of 1e-16 would not do. Below
+    s = 0.1 the even series s/2 + log(sinh(s/2)/(s/2)) is used (next term < 1e-17
+    relative); above 30 the form s − log s + log1p(−e^{−s}) avoids overflow.
+    """
     s = np.asarray(s, dtype=np.float64)
+    if s.size and s.min() >= _SERIES_S and s.max() <= 30.0:
+        return np.log(np.expm1(s) / s)
     out = np.empty_like(s)
     big = s > 30.0
-    small = s < _TINY_S
+    small = s < _SERIES_S
     mid = ~(big | small)
     sb = s[big]
     out[big] = sb - np.log(sb) + np.log1p(-np.exp(-sb))
     ss = s[small]
-    out[small] = ss / 2 + ss**2 / 24
+    s2 = ss * ss
+    out[small] = ss / 2 + s2 * (1 / 24 + s2 * (-1 / 2880 + s2 * (1 / 181440 - s2 / 9676800)))
     out[mid] = np.log(np.expm1(s[mid]) / s[mid])
     return out
 
@@ -39,6 +48,8 @@ def logphi(s: np.ndarray) -> np.ndarray:
 def dlogphi(s: np.ndarray) -> np.ndarray:
     """L'(s) = 1/(1 − e^{−s}) − 1/s, in [1/2, 1)."""
     s = np.asarray(s, dtype=np.float64)
+    if s.size and s.min() >= 1e-3:
+        return 1.0 / (-np.expm1(-s)) - 1.0 / s
     out = np.empty_like(s)
     small = s < 1e-3
     ss = s[small]
@@ -55,8 +66,12 @@ def asymptotic_u(r: float) -> float:
     return float(-a - w.real)
 
 
-def _newton(f, lo, hi, guess, *, max_iter=200):
-    """Vectorised safeguarded Newton on an increasing f(v) -> (value, slope) in [lo, hi]."""
+def _newton(f, lo, hi, guess, *, max_iter=200, strict=True):
+    """Vectorised safeguarded Newton on an increasing f(v) -> (value, slope) in [lo, hi].
+
+    With ``strict=False`` the entries that did not converge come back as NaN
+    (callers report them as unresolved); otherwise they raise.
+    """
     v = np.clip(guess, lo, hi)
     lo, hi = lo.copy(), hi.copy()
     active = np.arange(v.size)
@@ -70,16 +85,20 @@ def _newton(f, lo, hi, guess, *, max_iter=200):
         hi[active] = np.where(neg, hi[active], va)
         with np.errstate(divide="ignore", invalid="ignore"):
             step = val / slope
-        new = va - step
-        bad = ~np.isfinite(new) | (new <= lo[active]) | (new >= hi[active])
-        new = np.where(bad, 0.5 * (lo[active] + hi[active]), new)
-        new = np.where(val == 0, va, new)  # an exact root sits on the bracket's edge
-        v[active] = new
-        done = (np.abs(new - va) <= 2e-16 * np.maximum(1.0, np.abs(va))) | (val == 0)
-        done |= (hi[active] - lo[active]) <= 4e-16 * np.maximum(1.0, np.abs(va))
+        newton = va - step
+        # Converged before safeguarding: at the root a sub-ulp step can land on the
+        # bracket's edge and must not be mistaken for one that leaves the bracket.
+        # A Newton step below 1e-15 leaves an error ~1e-30: the iterate is at float precision.
+        scale = np.maximum(1.0, np.abs(va))
+        done = (np.abs(step) <= 1e-15 * scale) | (val == 0)
+        done |= (hi[active] - lo[active]) <= 4e-16 * scale
+        bad = ~done & (~np.isfinite(newton) | (newton <= lo[active]) | (newton >= hi[active]))
+        new = np.where(bad, 0.5 * (lo[active] + hi[active]), newton)
+        v[active] = np.where(val == 0, va, new)
         active = active[~done]
-    if active.size:
+    if active.size and strict:
         raise RuntimeError(f"R6 float solver did not converge for {active.size} generations.")
+    v[active] = np.nan
     return v
 
 
@@ -93,7 +112,10 @@ def critical_u(gens: np.ndarray, r: float) -> np.ndarray:
     exact_1 = 2.0 * np.log((1 + r) / (1 - r))  # i = 1: λ'_1 = (1−r)/(2r)
     hi = np.where(big_n < 3, 2 * exact_1, hi)
     lo = np.where(big_n < 3, 0.5 * exact_1, lo)
-    guess = np.full_like(big_n, np.log(asymptotic_u(r)))
+    # First-order guess: L(u/N) ≈ u/(2N), so u ≈ u* + u*/(2N L'(u*)).
+    u_star = asymptotic_u(r)
+    slope = float(dlogphi(np.array([u_star]))[0])
+    guess = np.log(u_star * (1.0 + 1.0 / (2.0 * big_n * slope)))
 
     def f(v, idx):
         u = np.exp(v)
@@ -106,7 +128,10 @@ def critical_u(gens: np.ndarray, r: float) -> np.ndarray:
 
 
 def break_even_logt(gens: np.ndarray, r: float, t_star: np.ndarray) -> np.ndarray:
-    """log t at the break-even ratio λ⁼_i (B_i(λ⁼) = B_i(0), λ⁼ > λ'_i)."""
+    """log t at the break-even ratio λ⁼_i (B_i(λ⁼) = B_i(0), λ⁼ > λ'_i); NaN if unresolved.
+
+    Unresolved happens only for rates so close to 1 that B_i is flat to ~1e-9.
+    """
     big_n = np.asarray(gens, dtype=np.float64) + 1.0
     big_a = np.log(big_n) / r  # λ⁼ ≤ N^{1/r} − 1  ⇔  t ≥ −log1p(−e^{−A})
     with np.errstate(divide="ignore"):
@@ -114,16 +139,22 @@ def break_even_logt(gens: np.ndarray, r: float, t_star: np.ndarray) -> np.ndarra
     w_hi = np.log(t_star)
 
     def f(w, idx):
-        t = np.exp(w)
         nn = big_n[idx]
+        # Where N t < e^{-40}, P = r w + log N up to O(N t): t itself may underflow
+        # (λ⁼ ~ N^{1/r} exceeds float64 for small r), so use that form there.
+        tiny = w < -(np.log(nn) + 40.0)
+        t = np.exp(np.where(tiny, 0.0, w))
         nt = nn * t
         p = (1 - r) * (t - w - logphi(t)) + np.log(-np.expm1(-nt))
         with np.errstate(over="ignore"):
             tail = np.where(nt > 700, 0.0, nt / np.expm1(np.minimum(nt, 700)))
         dp = (1 - r) * (t - t / (-np.expm1(-t))) + tail
-        return p, dp
+        return np.where(tiny, r * w + np.log(nn), p), np.where(tiny, r, dp)
 
-    return _newton(f, np.minimum(w_lo, w_hi), w_hi, 0.5 * (w_lo + w_hi))
+    # Start at the lower bound: it is nearly tight for large i (λ⁼ ~ N^{1/r}), and from the
+    # left Newton on this concave P climbs monotonically instead of overshooting.
+    w_lo = np.minimum(w_lo, w_hi)
+    return _newton(f, w_lo, w_hi, w_lo, max_iter=100, strict=False)
 
 
 def log_ratio(gens: np.ndarray, r: float, t: np.ndarray) -> np.ndarray:

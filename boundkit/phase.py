@@ -192,8 +192,11 @@ def phase_transition(
     ratio = np.exp(_phase_float.log_ratio(g, rr, t))
     out = []
     for k, gen in enumerate(gens):
-        t_even = math.exp(log_t_even[k])
-        lam_even = 1.0 / math.expm1(t_even) if t_even > 1e-300 else None
+        lam_even, note = None, ""
+        if not math.isfinite(log_t_even[k]):
+            note = "break-even ratio not resolved in float64 (B_i is nearly flat)"
+        elif log_t_even[k] > -690:  # else λ⁼ > 1e300: reported as None
+            lam_even = 1.0 / math.expm1(math.exp(log_t_even[k]))
         enc, ok = None, False
         if do_cert:
             e = _phase_arb.enclose(gen, rq, float(t[k]))
@@ -201,6 +204,6 @@ def phase_transition(
             enc = (e.lo, e.hi) if e.certified else None
         out.append(
             PhasePoint(gen, rq, float(math.exp(-t[k])), float(lam_c[k]), lam_even,
-                       float(ratio[k]), ok, enc)
+                       float(ratio[k]), ok, enc, note)
         )
     return out

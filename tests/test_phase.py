@@ -197,3 +197,19 @@ def test_invalid_input_names_the_argument(kwargs, fragment):
     args = {"r": R, "generations": [1, 2]} | kwargs
     with pytest.raises(ValueError, match=fragment):
         phase_transition(args.pop("r"), args.pop("generations"), **args)
+
+
+@pytest.mark.parametrize("r", [Fraction(1, 10**4), Fraction(1, 100), Fraction(999, 1000),
+                               1 - Fraction(1, 10**9)])
+def test_extreme_rates_stay_finite_and_certified(r):
+    gens = [1, 2, 3, 50, 1000]
+    pts = phase_transition(r, gens)
+    assert all(p.certified for p in pts)
+    assert pts[0].lambda_critical == pytest.approx(float((1 - r) / (2 * r)), rel=1e-12)
+    for p in pts[:4]:
+        assert p.lambda_critical == pytest.approx(
+            float(sp.N(lambda_critical_exact(p.generation, r), 30)), rel=1e-11)
+    for p in pts:
+        # λ⁼ is either a finite ratio past λ' or reported as unavailable, never inf or NaN
+        assert p.lambda_break_even is None or p.lambda_critical < p.lambda_break_even < 1e301
+        assert p.lambda_break_even is not None or p.generation > 1 or r < Fraction(1, 50)
