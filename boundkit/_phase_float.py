@@ -15,6 +15,8 @@ Safeguarded Newton in log u (log t) with a bisection fallback, on all i at once.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 from scipy.special import lambertw
 
@@ -59,9 +61,20 @@ def dlogphi(s: np.ndarray) -> np.ndarray:
     return out
 
 
-def asymptotic_u(r: float) -> float:
+def split_rate(r) -> tuple[float, float]:
+    """(r, 1 − r) in float64, with 1 − r formed exactly when r is a Fraction.
+
+    float(r) alone would lose 1 − r for rates near 1 (r = 1 − 1e-9 keeps only ~7
+    digits of 1 − r), and every R6 equation depends on log(1 − r).
+    """
+    if isinstance(r, Fraction):
+        return float(r), float(1 - r)
+    return float(r), 1.0 - float(r)
+
+
+def asymptotic_u(r) -> float:
     """u*(r) > 0 solving (1−r)(e^u − 1) = u: u* = −(1−r) − W_{−1}(−(1−r) e^{−(1−r)})."""
-    a = 1.0 - r
+    _, a = split_rate(r)
     w = lambertw(-a * np.exp(-a), k=-1)
     return float(-a - w.real)
 
@@ -102,14 +115,15 @@ def _newton(f, lo, hi, guess, *, max_iter=200, strict=True):
     return v
 
 
-def critical_u(gens: np.ndarray, r: float) -> np.ndarray:
+def critical_u(gens: np.ndarray, r) -> np.ndarray:
     """u = (i+1) t at the critical point λ'_i, for every generation i ≥ 1 at once."""
     big_n = np.asarray(gens, dtype=np.float64) + 1.0
-    a = np.log1p(-r)  # < 0
+    r, omr = split_rate(r)
+    a = np.log(omr)  # log(1 − r) < 0
     lo = -a / (1.0 - 0.5 / big_n)
     with np.errstate(divide="ignore"):
         hi = np.where(big_n >= 3, -a / (0.5 - 1.0 / np.maximum(big_n, 3)), np.inf)
-    exact_1 = 2.0 * np.log((1 + r) / (1 - r))  # i = 1: λ'_1 = (1−r)/(2r)
+    exact_1 = 2.0 * (np.log1p(r) - a)  # i = 1: λ'_1 = (1−r)/(2r), u = 2 log((1+r)/(1−r))
     hi = np.where(big_n < 3, 2 * exact_1, hi)
     lo = np.where(big_n < 3, 0.5 * exact_1, lo)
     # First-order guess: L(u/N) ≈ u/(2N), so u ≈ u* + u*/(2N L'(u*)).
@@ -127,11 +141,12 @@ def critical_u(gens: np.ndarray, r: float) -> np.ndarray:
     return np.exp(_newton(f, np.log(lo), np.log(hi), guess))
 
 
-def break_even_logt(gens: np.ndarray, r: float, t_star: np.ndarray) -> np.ndarray:
+def break_even_logt(gens: np.ndarray, r, t_star: np.ndarray) -> np.ndarray:
     """log t at the break-even ratio λ⁼_i (B_i(λ⁼) = B_i(0), λ⁼ > λ'_i); NaN if unresolved.
 
     Unresolved happens only for rates so close to 1 that B_i is flat to ~1e-9.
     """
+    r, omr = split_rate(r)
     big_n = np.asarray(gens, dtype=np.float64) + 1.0
     big_a = np.log(big_n) / r  # λ⁼ ≤ N^{1/r} − 1  ⇔  t ≥ −log1p(−e^{−A})
     with np.errstate(divide="ignore"):
@@ -145,10 +160,10 @@ def break_even_logt(gens: np.ndarray, r: float, t_star: np.ndarray) -> np.ndarra
         tiny = w < -(np.log(nn) + 40.0)
         t = np.exp(np.where(tiny, 0.0, w))
         nt = nn * t
-        p = (1 - r) * (t - w - logphi(t)) + np.log(-np.expm1(-nt))
+        p = omr * (t - w - logphi(t)) + np.log(-np.expm1(-nt))
         with np.errstate(over="ignore"):
             tail = np.where(nt > 700, 0.0, nt / np.expm1(np.minimum(nt, 700)))
-        dp = (1 - r) * (t - t / (-np.expm1(-t))) + tail
+        dp = omr * (t - t / (-np.expm1(-t))) + tail
         return np.where(tiny, r * w + np.log(nn), p), np.where(tiny, r, dp)
 
     # Start at the lower bound: it is nearly tight for large i (λ⁼ ~ N^{1/r}), and from the
@@ -157,8 +172,9 @@ def break_even_logt(gens: np.ndarray, r: float, t_star: np.ndarray) -> np.ndarra
     return _newton(f, w_lo, w_hi, w_lo, max_iter=100, strict=False)
 
 
-def log_ratio(gens: np.ndarray, r: float, t: np.ndarray) -> np.ndarray:
+def log_ratio(gens: np.ndarray, r, t: np.ndarray) -> np.ndarray:
     """log B_i(λ)/B_i(0) at t = log(1 + 1/λ)."""
+    _, omr = split_rate(r)
     big_n = np.asarray(gens, dtype=np.float64) + 1.0
     w = np.log(t)
-    return (1 - r) * (t - w - logphi(t)) + np.log(-np.expm1(-big_n * t))
+    return omr * (t - w - logphi(t)) + np.log(-np.expm1(-big_n * t))

@@ -106,7 +106,7 @@ def lambda_critical_exact(i: int, r) -> sp.Expr:
 
 def asymptotic_slope(r) -> float:
     """lim λ'_i / i = 1/u*(r), u* = −(1−r) − W_{−1}(−(1−r) e^{−(1−r)}) (R6, beyond)."""
-    return 1.0 / _phase_float.asymptotic_u(float(check_rate(r)))
+    return 1.0 / _phase_float.asymptotic_u(check_rate(r))
 
 
 def asymptotic_slope_expr(r) -> sp.Expr:
@@ -152,8 +152,7 @@ class PhasePoint:
 def lambda_critical(generations, r) -> np.ndarray:
     """λ'_i in float64 for every requested generation at once (vectorised; no floor)."""
     gens = np.asarray(check_generations(generations), dtype=np.float64)
-    rr = float(check_rate(r))
-    u = _phase_float.critical_u(gens, rr)
+    u = _phase_float.critical_u(gens, check_rate(r))
     return 1.0 / np.expm1(u / (gens + 1))
 
 
@@ -161,7 +160,7 @@ def lambda_critical_certified(i: int, r) -> _phase_arb.Enclosure:
     """A certified enclosure of λ'_i (python-flint arb; see :mod:`boundkit._phase_arb`)."""
     i = check_generation(i)
     rq = check_rate(r)
-    u = _phase_float.critical_u(np.array([float(i)]), float(rq))[0]
+    u = _phase_float.critical_u(np.array([float(i)]), rq)[0]
     return _phase_arb.enclose(i, rq, u / (i + 1))
 
 
@@ -184,12 +183,11 @@ def phase_transition(
         return phase_transition_floor(rq, gens, const=const, n=n, floor=c0, lam_max=lam_max)
     do_cert = len(gens) <= CERTIFY_AUTO_LIMIT if certify is None else certify
     g = np.asarray(gens, dtype=np.float64)
-    rr = float(rq)
-    u = _phase_float.critical_u(g, rr)
+    u = _phase_float.critical_u(g, rq)
     t = u / (g + 1)
     lam_c = 1.0 / np.expm1(t)
-    log_t_even = _phase_float.break_even_logt(g, rr, t)
-    ratio = np.exp(_phase_float.log_ratio(g, rr, t))
+    log_t_even = _phase_float.break_even_logt(g, rq, t)
+    ratio = np.exp(_phase_float.log_ratio(g, rq, t))
     out = []
     for k, gen in enumerate(gens):
         lam_even, note = None, ""

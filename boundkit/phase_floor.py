@@ -30,19 +30,20 @@ import numpy as np
 from flint import arb, ctx
 from scipy.optimize import brentq
 
-from boundkit._phase_float import logphi
+from boundkit._phase_float import logphi, split_rate
 from boundkit.phase import PhasePoint, risk
 
 GRID = 4000
 LAM_MIN = 1e-9
 
 
-def _slope_sign(t: np.ndarray, big_n: float, r: float, rho: float) -> np.ndarray:
+def _slope_sign(t: np.ndarray, big_n: float, r: Fraction, rho: float) -> np.ndarray:
     """The sign-carrying factor of dB/dλ at t = log(1 + 1/λ) (float64)."""
+    r, omr = split_rate(r)
     w = np.log(t)
     q = np.exp(logphi(t) - logphi(big_n * t))
     pow_r = np.exp(-r * (t - w - logphi(t)))  # (1+λ)^{-r}
-    return pow_r * (1 - r - q) + rho * (1 - q)
+    return pow_r * (omr - q) + rho * (1 - q)
 
 
 def _slope_sign_arb(t: float, big_n: int, r: Fraction, rho: float) -> arb:
@@ -67,7 +68,7 @@ def phase_transition_floor(
     out = []
     for gen in gens:
         big_n = gen + 1
-        s = _slope_sign(t_grid, big_n, rr, rho)
+        s = _slope_sign(t_grid, big_n, r, rho)
         falling = np.nonzero(s <= 0)[0]
         if falling.size == 0 or falling[0] == 0:
             out.append(PhasePoint(gen, r, None, None, None, None, False, None,
@@ -76,7 +77,7 @@ def phase_transition_floor(
         k = falling[0]
 
         def f(log_t, _n=big_n):
-            return float(_slope_sign(np.array([math.exp(log_t)]), _n, rr, rho)[0])
+            return float(_slope_sign(np.array([math.exp(log_t)]), _n, r, rho)[0])
 
         log_t = brentq(f, math.log(t_grid[k]), math.log(t_grid[k - 1]), xtol=1e-15, rtol=1e-15)
         t_c = math.exp(log_t)
