@@ -157,7 +157,13 @@ class PowerLaw(ErrorModel):
         gap = target - float(self.floor_const)
         if gap <= 0:
             return None
-        return math.exp(math.log(float(self.const) / gap) / float(self.r))
+        log_n = math.log(float(self.const) / gap) / float(self.r)
+        if log_n > 709:
+            raise ValueError(
+                f"target={target} needs n = 10^{log_n / math.log(10):.0f} under {self}, beyond "
+                f"float64. Use samples_required for the exact integer, or a larger target."
+            )
+        return math.exp(log_n)
 
 
 @dataclass(frozen=True)

@@ -67,44 +67,84 @@ def phase_transition_floor(
     t_grid = np.geomspace(math.log1p(1 / LAM_MIN), math.log1p(1 / lam_max), GRID)
     out = []
     for gen in gens:
-        big_n = gen + 1
-        s = _slope_sign(t_grid, big_n, r, rho)
-        falling = np.nonzero(s <= 0)[0]
-        if falling.size == 0 or falling[0] == 0:
+        found = _first_certified_maximum(t_grid, gen + 1, r, rho)
+        if found is None:
             out.append(PhasePoint(gen, r, None, None, None, None, False, None,
-                                  f"no phase transition: B_i rises for all lambda <= {lam_max:g}"))
+                                  f"no phase transition: B_i rises for all lambda <= {lam_max:g} "
+                                  f"(no sign change of dB/dlambda certified)"))
             continue
-        k = falling[0]
-
-        def f(log_t, _n=big_n):
-            return float(_slope_sign(np.array([math.exp(log_t)]), _n, r, rho)[0])
-
-        log_t = brentq(f, math.log(t_grid[k]), math.log(t_grid[k - 1]), xtol=1e-15, rtol=1e-15)
-        t_c = math.exp(log_t)
+        t_c, enc = found
         lam_c = 1 / math.expm1(t_c)
-        certified, enc = _certify(t_c, big_n, r, rho)
         b0 = float(risk(gen, 0.0, r, const, n, floor))
         b_peak = float(risk(gen, lam_c, r, const, n, floor))
         out.append(PhasePoint(gen, r, math.exp(-t_c), lam_c,
                               _break_even(gen, r, const, n, floor, lam_c, lam_max, b0),
-                              b_peak / b0, certified, enc,
-                              "first maximum found by a grid scan; the enclosure is certified"))
+                              b_peak / b0, True, enc,
+                              "first certified maximum of a grid scan; the enclosure is certified"))
     return out
 
 
-def _certify(t_c: float, big_n: int, r: Fraction, rho: float):
+def _first_certified_maximum(t_grid, big_n, r, rho):
+    """(t', enclosure of λ') for the first grid cell where dB/dλ provably turns negative.
+
+    Float sign changes are only candidates: where B_i is flat to rounding they can be
+    noise, so each is kept only if arb proves the change across the cell.
+    """
+    s = _slope_sign(t_grid, big_n, r, rho)
+    candidates = np.nonzero((s[:-1] > 0) & (s[1:] <= 0))[0] + 1  # t descending = λ ascending
+    for k in candidates:
+        t_rise, t_fall = float(t_grid[k - 1]), float(t_grid[k])
+        if not _sign_change(t_rise, t_fall, big_n, r, rho):
+            continue
+
+        def f(log_t, _n=big_n):
+            return float(_slope_sign(np.array([math.exp(log_t)]), _n, r, rho)[0])
+
+        f_rise, f_fall = f(math.log(t_rise)), f(math.log(t_fall))
+        if f_rise > 0 > f_fall:
+            t_c = math.exp(brentq(f, math.log(t_fall), math.log(t_rise), xtol=1e-15,
+                                  rtol=1e-15))
+            tight = _certify(t_c, big_n, r, rho)
+            if tight is not None:
+                return t_c, tight
+        # the float root is not trustworthy here: report the certified grid cell
+        t_c = math.sqrt(t_rise * t_fall)
+        return t_c, _lambda_interval(t_rise, t_fall)
+    return None
+
+
+def _sign_change(t_rise: float, t_fall: float, big_n: int, r: Fraction, rho: float) -> bool:
+    """Proven: dB/dλ > 0 at t_rise and < 0 at t_fall (ball arithmetic, 128 then 256 bits)."""
+    old = ctx.prec
+    try:
+        for prec in (128, 256):
+            ctx.prec = prec
+            if (_slope_sign_arb(t_rise, big_n, r, rho) > 0
+                    and _slope_sign_arb(t_fall, big_n, r, rho) < 0):
+                return True
+        return False
+    finally:
+        ctx.prec = old
+
+
+def _lambda_interval(t_rise: float, t_fall: float) -> tuple[float, float]:
+    """Outward-rounded [λ(t_rise), λ(t_fall)] with λ = 1/expm1(t)."""
     old = ctx.prec
     ctx.prec = 128
     try:
-        t_lo, t_hi = t_c * (1 - 2.0**-36), t_c * (1 + 2.0**-36)
-        # rising at larger t (smaller λ), falling at smaller t
-        if _slope_sign_arb(t_hi, big_n, r, rho) > 0 and _slope_sign_arb(t_lo, big_n, r, rho) < 0:
-            lo = math.nextafter(float((1 / arb(t_hi).expm1()).lower()), -math.inf)
-            hi = math.nextafter(float((1 / arb(t_lo).expm1()).upper()), math.inf)
-            return True, (lo, hi)
-        return False, None
+        lo = math.nextafter(float((1 / arb(t_rise).expm1()).lower()), -math.inf)
+        hi = math.nextafter(float((1 / arb(t_fall).expm1()).upper()), math.inf)
+        return lo, hi
     finally:
         ctx.prec = old
+
+
+def _certify(t_c: float, big_n: int, r: Fraction, rho: float):
+    """A tight enclosure around the float root t_c, or None if it cannot be proven."""
+    t_lo, t_hi = t_c * (1 - 2.0**-36), t_c * (1 + 2.0**-36)
+    if _sign_change(t_hi, t_lo, big_n, r, rho):  # rising at larger t (smaller λ)
+        return _lambda_interval(t_hi, t_lo)
+    return None
 
 
 def _break_even(gen, r, const, n, floor, lam_c, lam_max, b0) -> float | None:

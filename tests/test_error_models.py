@@ -97,10 +97,15 @@ def test_invalid_models_are_refused(make, fragment):
 
 @given(bst.power_laws(), st.floats(1e-6, 0.5))
 def test_n_for_delta_inverts_delta(model, target):
-    got = model.n_for_delta(target)
     if target <= float(model.floor_const):
-        assert got is None
+        assert model.n_for_delta(target) is None
         return
+    log_n = math.log(float(model.const) / (target - float(model.floor_const))) / float(model.r)
+    if log_n > 709:  # the answer is beyond float64: refused, never inf
+        with pytest.raises(ValueError, match="beyond float64"):
+            model.n_for_delta(target)
+        return
+    got = model.n_for_delta(target)
     assert model.delta(got) == pytest.approx(target, rel=1e-9)
 
 

@@ -2,6 +2,7 @@
 
 from fractions import Fraction
 
+import mpmath
 import numpy as np
 import pytest
 from hypothesis import given
@@ -32,6 +33,15 @@ def test_no_transition_is_reported_not_invented():
     assert np.all(np.diff(risk(1, grid, R, floor=10)) > 0)
 
 
+def _b_mp(i, lam, r, c0, n=100, const=1):
+    """B_i(λ) with a floor at 50 digits (mpmath), independent of boundkit's float code."""
+    lam = mpmath.mpf(lam)
+    rr = mpmath.mpf(r.numerator) / r.denominator
+    x = lam / (1 + lam)
+    c0 = mpmath.mpf(c0.numerator) / c0.denominator
+    return (const * ((1 + lam) * n) ** (-rr) + c0) * (1 + lam) * (1 - x ** (i + 1))
+
+
 @given(bst.rates(), st.integers(1, 30), st.fractions(Fraction(1, 1000), 2, max_denominator=1000))
 def test_floor_maximum_is_a_real_local_maximum(r, i, c0):
     (p,) = phase_transition(r, [i], floor=c0, n=100, lam_max=1e8)
@@ -40,17 +50,18 @@ def test_floor_maximum_is_a_real_local_maximum(r, i, c0):
         values = risk(i, grid, r, n=100, floor=c0)
         assert np.all(np.diff(values) >= -1e-12 * values[1:])
         return
-    lam = p.lambda_critical
-    peak = risk(i, lam, r, n=100, floor=c0)
-    side = risk(i, np.array([lam * (1 - 1e-5), lam * (1 + 1e-5)]), r, n=100, floor=c0)
-    assert peak >= side.max()
-    assert p.ratio_at_peak == pytest.approx(peak / risk(i, 0.0, r, n=100, floor=c0), rel=1e-12)
-    if p.certified:
-        assert p.enclosure[0] <= lam <= p.enclosure[1]
-    if p.lambda_break_even is not None:
-        assert p.lambda_break_even > lam
-        b0 = risk(i, 0.0, r, n=100, floor=c0)
-        assert risk(i, p.lambda_break_even, r, n=100, floor=c0) == pytest.approx(b0, rel=1e-9)
+    lo, hi = p.enclosure
+    assert p.certified and lo <= p.lambda_critical <= hi
+    with mpmath.workdps(50):
+        # a maximum lies in [lo, hi]: B rises at lo and falls at hi (50-digit derivative)
+        assert mpmath.diff(lambda v: _b_mp(i, v, r, c0), lo) > 0
+        assert mpmath.diff(lambda v: _b_mp(i, v, r, c0), hi) < 0
+        b0 = _b_mp(i, 0, r, c0)
+        assert p.ratio_at_peak == pytest.approx(float(_b_mp(i, p.lambda_critical, r, c0) / b0),
+                                                rel=1e-12)
+        if p.lambda_break_even is not None:
+            assert p.lambda_break_even > p.lambda_critical
+            assert float(_b_mp(i, p.lambda_break_even, r, c0) / b0) == pytest.approx(1, rel=1e-9)
 
 
 def test_floor_moves_the_peak_right_and_limits_the_decline():
