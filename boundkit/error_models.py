@@ -46,7 +46,7 @@ def _limit_or_none(e: sp.Expr) -> sp.Expr | None:
     """lim_{n→∞} e when sympy finds a finite real one; None otherwise (sympy may even raise)."""
     try:
         value = sp.limit(e, n, sp.oo)
-    except (TypeError, ValueError, NotImplementedError, sp.PoleError):
+    except (TypeError, ValueError, RuntimeError, sp.PoleError):  # sympy gives up with these
         return None
     return value if (value.is_real and value.is_finite) else None
 
