@@ -1,5 +1,52 @@
 """simulations: self-consuming loops that really train models (THEORY.md §1, §5, §6).
 
-Thin until its issue lands. It will take a ``device`` everywhere and may import
-boundkit to overlay bounds; boundkit never imports it.
+Everything takes a ``device`` (CPU by default, CUDA when present) and a seed or
+generator. simulations may import boundkit (to overlay bounds); boundkit never
+imports it, nor torch.
 """
+
+from simulations._device import make_generator, resolve_device
+from simulations.distributions import (
+    DISTRIBUTIONS,
+    Distribution,
+    GaussianMixture,
+    LaplaceMixture,
+    Mixture,
+    make_distribution,
+)
+from simulations.loop import run_loop, verdicts
+from simulations.metrics import (
+    Estimate,
+    kl_monte_carlo,
+    tv,
+    tv_gaussian_1d,
+    tv_grid_2d,
+    tv_monte_carlo,
+    tv_quadrature_1d,
+    w2_gaussian,
+)
+from simulations.models import MODELS, GaussianMLEModel, KDEModel
+
+__all__ = [
+    "DISTRIBUTIONS",
+    "MODELS",
+    "Distribution",
+    "Estimate",
+    "GaussianMLEModel",
+    "GaussianMixture",
+    "KDEModel",
+    "LaplaceMixture",
+    "Mixture",
+    "kl_monte_carlo",
+    "make_distribution",
+    "make_generator",
+    "resolve_device",
+    "run_loop",
+    "tv",
+    "tv_gaussian_1d",
+    "tv_grid_2d",
+    "tv_monte_carlo",
+    "tv_quadrature_1d",
+    "verdicts",
+    "w2_gaussian",
+]

@@ -1,0 +1,239 @@
+"""Distributions with an exact log-density and a sampler, on any device (THEORY.md §1, §6).
+
+The real distribution p0, the fitted models (a Gaussian MLE is a one-component
+mixture, a Gaussian KDE an n-component one) and the training mixtures
+π_i = α_i p0 + Σ_k β_{i,k} p_k are all :class:`Distribution` objects, so one set
+of metrics serves every model.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+
+import numpy as np
+import torch
+
+from simulations._device import DTYPE, resolve_device
+
+#: Tail mass left outside :meth:`Distribution.support_box`.
+TAIL = 1e-13
+
+
+class Distribution(ABC):
+    """A probability distribution on R^d with exact log-density and sampler."""
+
+    dim: int
+    device: torch.device
+
+    @abstractmethod
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """n i.i.d. draws, shape (n, d), float64 on ``self.device``."""
+
+    @abstractmethod
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """log-density at x of shape (m, d); returns shape (m,)."""
+
+    @abstractmethod
+    def support_box(self, tail: float = TAIL) -> tuple[np.ndarray, np.ndarray]:
+        """A box [lo, hi] per coordinate holding all but at most ``tail`` of the mass."""
+
+    @abstractmethod
+    def mean(self) -> torch.Tensor:
+        """The mean vector, shape (d,)."""
+
+    @abstractmethod
+    def variance(self) -> torch.Tensor:
+        """The per-coordinate variance, shape (d,)."""
+
+
+def _check_n(n: int) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an integer >= 1; got {n!r}. Pass e.g. n=1000.")
+    return n
+
+
+class _ComponentMixture(Distribution):
+    """Σ_j w_j Π_c f((x_c − μ_jc)/s_jc)/s_jc for a location-scale kernel f."""
+
+    def __init__(self, means, scales, weights=None, device="cpu"):
+        self.device = resolve_device(device)
+        m = torch.as_tensor(means, dtype=DTYPE, device=self.device)
+        if m.ndim == 1:
+            m = m[:, None]
+        k, d = m.shape
+        s = torch.as_tensor(scales, dtype=DTYPE, device=self.device)
+        s = s.reshape(k, 1).expand(k, d) if s.ndim <= 1 else s
+        w = (torch.full((k,), 1.0 / k, dtype=DTYPE, device=self.device) if weights is None
+             else torch.as_tensor(weights, dtype=DTYPE, device=self.device))
+        if s.shape != (k, d) or not torch.all(s > 0) or not torch.all(torch.isfinite(s)):
+            raise ValueError(f"scales must be finite, > 0 and one per component (or per "
+                             f"component and coordinate); got shape {tuple(s.shape)}.")
+        if w.shape != (k,) or torch.any(w < 0) or abs(float(w.sum()) - 1) > 1e-12:
+            raise ValueError(f"weights must be {k} non-negative numbers summing to 1; got "
+                             f"{w.tolist()[:6]}. Pass e.g. weights=None for equal weights.")
+        if not torch.all(torch.isfinite(m)):
+            raise ValueError("means must be finite.")
+        self.means, self.scales, self.weights = m, s.contiguous(), w
+        self.dim = d
+
+    @abstractmethod
+    def _standard(self, shape, generator) -> torch.Tensor:
+        """Standard draws of the kernel (location 0, scale 1)."""
+
+    @abstractmethod
+    def _log_kernel(self, z: torch.Tensor) -> torch.Tensor:
+        """log f(z) per coordinate for the standard kernel."""
+
+    @abstractmethod
+    def _tail_width(self, tail: float) -> float:
+        """w with P(|Z| > w) ≤ tail for one standard coordinate."""
+
+    def sample(self, n, generator):
+        n = _check_n(n)
+        idx = torch.multinomial(self.weights, n, replacement=True, generator=generator)
+        z = self._standard((n, self.dim), generator)
+        return self.means[idx] + self.scales[idx] * z
+
+    def log_prob(self, x, chunk: int = 4096):
+        x = torch.as_tensor(x, dtype=DTYPE, device=self.device).reshape(-1, self.dim)
+        logw = torch.log(self.weights)
+        out = []
+        for start in range(0, x.shape[0], chunk):
+            xb = x[start:start + chunk, None, :]
+            z = (xb - self.means[None]) / self.scales[None]
+            comp = self._log_kernel(z).sum(-1) - torch.log(self.scales).sum(-1)[None]
+            out.append(torch.logsumexp(comp + logw[None], dim=1))
+        return torch.cat(out)
+
+    def support_box(self, tail=TAIL):
+        width = self._tail_width(tail / (self.dim * len(self.weights)))
+        lo = (self.means - width * self.scales).min(0).values
+        hi = (self.means + width * self.scales).max(0).values
+        return lo.cpu().numpy(), hi.cpu().numpy()
+
+    def mean(self):
+        return self.weights @ self.means
+
+
+class GaussianMixture(_ComponentMixture):
+    """Σ_j w_j N(μ_j, diag(s_j²)); one component is a Gaussian, n equal ones a KDE."""
+
+    def _standard(self, shape, generator):
+        return torch.randn(shape, dtype=DTYPE, device=self.device, generator=generator)
+
+    def _log_kernel(self, z):
+        return -0.5 * z * z - 0.5 * math.log(2 * math.pi)
+
+    def _tail_width(self, tail):
+        from scipy.special import ndtri
+
+        return float(-ndtri(tail / 2))
+
+    def variance(self):
+        second = self.weights @ (self.scales**2 + self.means**2)
+        return second - self.mean() ** 2
+
+
+class LaplaceMixture(_ComponentMixture):
+    """Σ_j w_j Π_c Laplace(μ_jc, b_jc): the heavy(ier)-tailed family."""
+
+    def _standard(self, shape, generator):
+        u = torch.rand(shape, dtype=DTYPE, device=self.device, generator=generator) - 0.5
+        return -torch.sign(u) * torch.log1p(-2 * u.abs())
+
+    def _log_kernel(self, z):
+        return -z.abs() - math.log(2.0)
+
+    def _tail_width(self, tail):
+        return math.log(1 / tail)
+
+    def variance(self):
+        second = self.weights @ (2 * self.scales**2 + self.means**2)
+        return second - self.mean() ** 2
+
+
+class Mixture(Distribution):
+    """Σ_j w_j P_j over arbitrary component distributions (the training mixture π_i)."""
+
+    def __init__(self, components: list[Distribution], weights):
+        if not components:
+            raise ValueError("components is empty; pass at least one distribution.")
+        self.components = list(components)
+        self.device = components[0].device
+        self.dim = components[0].dim
+        if any(c.dim != self.dim for c in components):
+            raise ValueError("all components must live in the same dimension.")
+        w = torch.as_tensor([float(v) for v in weights], dtype=DTYPE, device=self.device)
+        if w.shape != (len(components),) or torch.any(w < 0) or abs(float(w.sum()) - 1) > 1e-12:
+            raise ValueError(f"weights must be {len(components)} non-negative numbers summing to "
+                             f"1; got {w.tolist()}.")
+        self.weights = w
+
+    def _active(self):
+        return [(j, c) for j, c in enumerate(self.components) if float(self.weights[j]) > 0]
+
+    def sample(self, n, generator):
+        n = _check_n(n)
+        idx = torch.multinomial(self.weights, n, replacement=True, generator=generator)
+        out = torch.empty((n, self.dim), dtype=DTYPE, device=self.device)
+        for j, comp in self._active():
+            mask = idx == j
+            m = int(mask.sum())
+            if m:
+                out[mask] = comp.sample(m, generator)
+        return out
+
+    def log_prob(self, x):
+        terms = [torch.log(self.weights[j]) + c.log_prob(x) for j, c in self._active()]
+        return torch.logsumexp(torch.stack(terms), dim=0)
+
+    def support_box(self, tail=TAIL):
+        boxes = [c.support_box(tail) for _, c in self._active()]
+        return (np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0))
+
+    def mean(self):
+        return sum(self.weights[j] * c.mean() for j, c in self._active())
+
+    def variance(self):
+        mu = self.mean()
+        second = sum(self.weights[j] * (c.variance() + c.mean() ** 2) for j, c in self._active())
+        return second - mu**2
+
+
+def _ring(k: int, radius: float) -> np.ndarray:
+    ang = 2 * np.pi * np.arange(k) / k
+    return radius * np.stack([np.cos(ang), np.sin(ang)], axis=1)
+
+
+def make_distribution(name: str, device="cpu", dim: int = 1) -> Distribution:
+    """The real distributions p0 by name.
+
+    ``gaussian`` (N(0, I_dim)), ``ring8`` (8 modes on a circle of radius 4, std 0.3),
+    ``grid25`` (5×5 grid, spacing 2, std 0.2), ``unequal`` (1-D, weights .6/.3/.1),
+    ``two-modes`` (1-D, ½N(−15, 1) + ½N(15, 1), the far-apart case of Li et al. 2023),
+    ``laplace`` (1-D mixture of two Laplace components, heavy tails).
+    """
+    dev = resolve_device(device)
+    if name == "gaussian":
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+            raise ValueError(f"dim must be an integer >= 1; got {dim!r}.")
+        return GaussianMixture(np.zeros((1, dim)), [1.0], device=dev)
+    if name == "ring8":
+        return GaussianMixture(_ring(8, 4.0), [0.3] * 8, device=dev)
+    if name == "grid25":
+        g = np.array([(a, b) for a in range(-2, 3) for b in range(-2, 3)], dtype=float) * 2
+        return GaussianMixture(g, [0.2] * 25, device=dev)
+    if name == "unequal":
+        return GaussianMixture([[-2.0], [0.5], [3.0]], [0.5, 0.7, 0.4], [0.6, 0.3, 0.1],
+                               device=dev)
+    if name == "two-modes":
+        return GaussianMixture([[-15.0], [15.0]], [1.0, 1.0], device=dev)
+    if name == "laplace":
+        return LaplaceMixture([[-1.0], [2.0]], [0.7, 1.2], [0.5, 0.5], device=dev)
+    raise ValueError(
+        f"data={name!r} is not known. Pass one of: {', '.join(DISTRIBUTIONS)}."
+    )
+
+
+DISTRIBUTIONS = ("gaussian", "ring8", "grid25", "unequal", "two-modes", "laplace")

@@ -1,0 +1,129 @@
+"""The self-consuming loop: train, sample, mix, measure (THEORY.md §1, §6, §7 V1–V2).
+
+Round i draws n_i points from π_i = α_i p0 + Σ_k β_{i,k} p_k (any boundkit
+schedule), fits the model and gets p_{i+1}: **generation i**. Each round records
+
+* ``e`` = TV(p_{i+1}, p0), ``delta`` = TV(p_{i+1}, π_i), ``tv_pi`` = TV(π_i, p0),
+  each with an interval (``lo``, ``hi``) that holds it;
+* ``kl`` = KL(π_i ‖ p_{i+1}) by Monte Carlo, with ``kl_se``;
+* V1 (master inequality, R1): ``v1_margin`` = (δ_i + Σ_k β_{i,k} e_k)_hi − (e_{i+1})_lo;
+  ``v1_ok`` when ≥ 0, i.e. the intervals cannot refute it;
+* V2 (Pinsker): ``v2_margin`` = sqrt((kl + z·kl_se)/2) − δ_lo at the stated confidence;
+* ``mean``, ``var`` (first coordinate) and ``nll`` (held-out real data).
+
+The result is a tidy DataFrame: one row per (replicate, round, metric).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtri
+
+from boundkit import Schedule
+from simulations._device import make_generator, resolve_device
+from simulations.distributions import Distribution, Mixture
+from simulations.metrics import kl_monte_carlo, tv
+
+HOLDOUT = 2000
+
+
+def _sizes(n, rounds: int, factor: float) -> list[int]:
+    raw = [n(i) for i in range(rounds)] if callable(n) else [n] * rounds
+    out = []
+    for i, v in enumerate(raw):
+        if isinstance(v, bool) or not float(v) >= 1 or not math.isfinite(float(v)):
+            raise ValueError(f"n must be >= 1 in every round; round {i} gets {v!r}. Pass e.g. "
+                             f"n=500 or n=lambda i: 100 * (i + 1) ** 2.")
+        out.append(round(float(v) * factor))
+    return out
+
+
+def _mixture(p0: Distribution, models: list[Distribution], schedule: Schedule, i: int):
+    """π_i and its weights β_{i,·} (floats); π_0 = p0."""
+    if i == 0:
+        return p0, []
+    alpha, beta = schedule.for_generation(i).weights(i)
+    beta = [float(b) for b in beta]
+    return Mixture([p0, *models], [float(alpha), *beta]), beta
+
+
+def run_loop(
+    model,
+    p0: Distribution,
+    schedule: Schedule,
+    rounds: int,
+    n: int | Callable[[int], float],
+    *,
+    replicates: int = 1,
+    seed: int = 0,
+    device="cpu",
+    mc_samples: int = 20_000,
+    confidence: float = 0.95,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """Run ``replicates`` independent loops of ``rounds`` rounds; return the tidy frame.
+
+    Parameters
+    ----------
+    model : an object with ``fit(data) -> Distribution`` (see :mod:`simulations.models`).
+    p0 : the real distribution (moved to ``device``'s kind is the caller's choice).
+    schedule : any boundkit schedule (its ``size_factor`` scales n, e.g. fixed-ratio).
+    n : samples per round, or a function of the round index.
+    seed : replicate r uses its own stream spawned from ``seed`` (same seed, same numbers).
+    """
+    dev = resolve_device(device)
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be an integer >= 1; got {rounds!r}. Pass e.g. rounds=10.")
+    if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 1:
+        raise ValueError(f"replicates must be an integer >= 1; got {replicates!r}.")
+    if p0.device.type != dev.type:
+        raise ValueError(f"p0 lives on {p0.device}, the loop on {dev}. Build p0 with "
+                         f"device={str(dev)!r}.")
+    sizes = _sizes(n, rounds, float(schedule.size_factor))
+    z = float(ndtri(0.5 + confidence / 2))
+    seeds = np.random.SeedSequence(make_generator(seed, dev).initial_seed()).generate_state(
+        replicates)
+    rows = []
+    for rep in range(replicates):
+        gen = make_generator(int(seeds[rep]), dev)
+        holdout = p0.sample(HOLDOUT, gen)
+        models: list[Distribution] = []
+        errors: list = []  # Estimates of e_1, e_2, ...
+        for i in range(rounds):
+            pi, beta = _mixture(p0, models, schedule, i)
+            fitted = model.fit(pi.sample(sizes[i], gen))
+            e = tv(fitted, p0, gen, confidence=confidence)
+            delta = tv(fitted, pi, gen, confidence=confidence)
+            tv_pi = tv(pi, p0, gen, confidence=confidence) if i else None
+            kl, kl_se = kl_monte_carlo(pi, fitted, mc_samples, gen)
+            carried = sum(b * err.hi for b, err in zip(beta, errors, strict=True))
+            metrics = {
+                "e": (e.value, e.lo, e.hi),
+                "delta": (delta.value, delta.lo, delta.hi),
+                "tv_pi": (tv_pi.value, tv_pi.lo, tv_pi.hi) if tv_pi else (0.0, 0.0, 0.0),
+                "kl": (kl, kl - z * kl_se, kl + z * kl_se),
+                "v1_margin": (delta.hi + carried - e.lo,) * 3,
+                "v2_margin": (math.sqrt(max(0.0, kl + z * kl_se) / 2) - delta.lo,) * 3,
+                "mean": (float(fitted.mean()[0]),) * 3,
+                "var": (float(fitted.variance()[0]),) * 3,
+                "nll": (float(-fitted.log_prob(holdout).mean()),) * 3,
+            }
+            for name, (value, lo, hi) in metrics.items():
+                rows.append((rep, i, i, sizes[i], name, value, lo, hi))
+            models.append(fitted)
+            errors.append(e)
+            if progress is not None:
+                progress(rep * rounds + i + 1, replicates * rounds)
+    return pd.DataFrame(rows, columns=["replicate", "round", "generation", "n", "metric",
+                                       "value", "lo", "hi"])
+
+
+def verdicts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per round: V1 and V2 hold (margins ≥ 0) in every replicate."""
+    wide = frame.pivot_table(index=["replicate", "round"], columns="metric", values="value")
+    out = pd.DataFrame({"v1_ok": wide["v1_margin"] >= 0, "v2_ok": wide["v2_margin"] >= 0})
+    return out.groupby(level="round").all()

@@ -1,0 +1,84 @@
+"""Models the loop trains: each ``fit(data)`` returns a fitted :class:`Distribution`.
+
+* :class:`GaussianMLEModel`: N(mean, diag var) with the 1/n (MLE) or 1/(n−1) variance
+  (E5; THEORY.md §5: full synthetic, E[σ̂_k²] = σ0² ((n−1)/n)^k with 1/n).
+* :class:`KDEModel`: Gaussian kernel, bandwidth fixed, Scott or Silverman (recomputed
+  each round, THEORY.md §5); sampling is exact (a training point plus h·N(0, I)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from simulations.distributions import GaussianMixture
+
+BANDWIDTHS = ("silverman", "scott")
+
+
+def _check_data(data: torch.Tensor, minimum: int = 2) -> torch.Tensor:
+    if data.ndim != 2 or data.shape[0] < minimum:
+        raise ValueError(f"data must have shape (n, d) with n >= {minimum}; got "
+                         f"{tuple(data.shape)}.")
+    if not torch.all(torch.isfinite(data)):
+        raise ValueError("data contains NaN or inf.")
+    return data
+
+
+@dataclass(frozen=True)
+class GaussianMLEModel:
+    """Fit N(x̄, diag σ̂²): ``unbiased=False`` is the MLE (1/n), True uses 1/(n−1)."""
+
+    unbiased: bool = False
+    name: str = "gaussian-mle"
+
+    def fit(self, data: torch.Tensor) -> GaussianMixture:
+        data = _check_data(data)
+        mean = data.mean(0)
+        var = data.var(0, correction=1 if self.unbiased else 0)
+        if torch.any(var <= 0):
+            raise ValueError("the fitted variance is 0 (all points equal): the model collapsed.")
+        return GaussianMixture(mean[None], var.sqrt()[None], device=data.device)
+
+
+@dataclass(frozen=True)
+class KDEModel:
+    """Gaussian KDE; ``bandwidth`` is a number (fixed h) or ``"silverman"``/``"scott"``.
+
+    Silverman (per coordinate): h_j = (4/(d+2))^{1/(d+4)} n^{-1/(d+4)} σ̂_j;
+    Scott: h_j = n^{-1/(d+4)} σ̂_j.
+    """
+
+    bandwidth: float | str = "silverman"
+    name: str = "kde"
+
+    def __post_init__(self):
+        bw = self.bandwidth
+        if isinstance(bw, str):
+            if bw not in BANDWIDTHS:
+                raise ValueError(f"bandwidth={bw!r} is not known. Pass a number > 0 or one of "
+                                 f"{', '.join(BANDWIDTHS)}.")
+        elif not (isinstance(bw, int | float) and bw > 0):
+            raise ValueError(f"bandwidth must be > 0 or a rule name; got {bw!r}. Pass e.g. 0.1.")
+
+    def bandwidths(self, data: torch.Tensor) -> torch.Tensor:
+        """The per-coordinate bandwidths h_j for this data set."""
+        n, d = data.shape
+        if not isinstance(self.bandwidth, str):
+            return torch.full((d,), float(self.bandwidth), dtype=data.dtype, device=data.device)
+        sigma = data.std(0, correction=1)
+        factor = n ** (-1.0 / (d + 4))
+        if self.bandwidth == "silverman":
+            factor *= (4.0 / (d + 2)) ** (1.0 / (d + 4))
+        return factor * sigma
+
+    def fit(self, data: torch.Tensor) -> GaussianMixture:
+        data = _check_data(data)
+        h = self.bandwidths(data)
+        if torch.any(h <= 0):
+            raise ValueError("the bandwidth is 0 (all points equal): the model collapsed.")
+        return GaussianMixture(data, h[None].expand_as(data), device=data.device)
+
+
+MODELS = {"gaussian-mle": GaussianMLEModel, "kde": KDEModel}

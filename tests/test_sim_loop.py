@@ -1,0 +1,179 @@
+"""simulations: models and the loop against THEORY.md §5 exact facts and V1/V2 (§7)."""
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import chi2
+
+from boundkit import Balanced, ConstantRealShare, FixedRatio, FullSynthetic
+from simulations import (
+    GaussianMixture,
+    GaussianMLEModel,
+    KDEModel,
+    make_distribution,
+    make_generator,
+    run_loop,
+    tv_gaussian_1d,
+    tv_quadrature_1d,
+    verdicts,
+)
+
+CPU = torch.device("cpu")
+
+
+def test_gaussian_mle_variance_shrinks_geometrically():
+    # THEORY.md §5: full synthetic with the 1/n estimator, E[σ̂_k²] = σ0² ((n−1)/n)^k
+    n, rounds, reps = 10, 4, 3000
+    g = make_generator(11, CPU)
+    p0 = make_distribution("gaussian")
+    var = np.empty((reps, rounds))
+    for r in range(reps):
+        p = p0
+        for k in range(rounds):
+            p = GaussianMLEModel().fit(p.sample(n, g))
+            var[r, k] = float(p.variance()[0])
+    mean, se = var.mean(0), var.std(0, ddof=1) / math.sqrt(reps)
+    target = ((n - 1) / n) ** np.arange(1, rounds + 1)
+    assert np.all(np.abs(mean - target) <= 4 * se)  # 99.99% normal intervals
+    # and the unbiased estimator keeps E[σ̂_1²] = σ0²
+    one = [float(GaussianMLEModel(unbiased=True).fit(p0.sample(n, g)).variance()[0])
+           for _ in range(reps)]
+    assert abs(np.mean(one) - 1) <= 4 * np.std(one, ddof=1) / math.sqrt(reps)
+
+
+def test_kde_mean_density_adds_h_squared_per_round():
+    # E[p_k] = N(0, 1 + k h²) (THEORY.md §5). One exact draw from each independent
+    # replicate's p_k is a draw from E[p_k]: its variance has a chi-square interval.
+    h, n, k, reps = 0.5, 15, 3, 4000
+    g = make_generator(5, CPU)
+    p0 = make_distribution("gaussian")
+    draws = np.empty(reps)
+    for r in range(reps):
+        p = p0
+        for _ in range(k):
+            p = KDEModel(h).fit(p.sample(n, g))
+        draws[r] = float(p.sample(1, g)[0, 0])
+    target = 1 + k * h * h
+    s2 = draws.var(ddof=1)
+    lo = (reps - 1) * s2 / chi2.ppf(0.9995, reps - 1)
+    hi = (reps - 1) * s2 / chi2.ppf(0.0005, reps - 1)
+    assert lo <= target <= hi  # 99.9% interval for the variance of a normal sample
+    assert abs(draws.mean()) <= 4 * math.sqrt(target / reps)
+
+
+def test_jensen_lower_bound_on_expected_error():
+    # E[e_k] ≥ TV(E[p_k], p0) = TV(N(0, 1 + k h²), N(0, 1)) (THEORY.md §5)
+    h, n, k, reps = 0.4, 30, 2, 150
+    g = make_generator(8, CPU)
+    p0 = make_distribution("gaussian")
+    errs = []
+    for _ in range(reps):
+        p = p0
+        for _ in range(k):
+            p = KDEModel(h).fit(p.sample(n, g))
+        errs.append(tv_quadrature_1d(p, p0, points=2**12 + 1).value)
+    bound = tv_gaussian_1d(0, 1, 0, math.sqrt(1 + k * h * h))
+    se = np.std(errs, ddof=1) / math.sqrt(reps)
+    assert np.mean(errs) + 3.1 * se >= bound  # one-sided 99.9%
+    assert all(e >= 0 for e in errs)
+
+
+def test_silverman_bandwidth_formula():
+    data = torch.tensor([[0.0], [1.0], [2.0], [4.0]], dtype=torch.float64)
+    h = KDEModel("silverman").bandwidths(data)
+    sd = float(data.std(0, correction=1)[0])
+    assert float(h[0]) == pytest.approx((4 / 3) ** 0.2 * 4 ** -0.2 * sd, rel=1e-14)
+    assert float(KDEModel("scott").bandwidths(data)[0]) == pytest.approx(4**-0.2 * sd, rel=1e-14)
+
+
+@pytest.mark.parametrize(
+    ("model", "data", "schedule"),
+    [
+        (GaussianMLEModel(), "gaussian", FullSynthetic()),
+        (GaussianMLEModel(), "unequal", Balanced()),
+        (KDEModel(), "laplace", ConstantRealShare(Fraction(1, 3))),
+        (KDEModel(0.3), "gaussian", FixedRatio(Fraction(2))),
+    ],
+    ids=["mle-full", "mle-balanced", "kde-constant", "kde-fixed-ratio"],
+)
+def test_loop_master_inequality_and_pinsker_hold(model, data, schedule):
+    frame = run_loop(model, make_distribution(data), schedule, 4, 60, replicates=2, seed=3,
+                     mc_samples=4000)
+    v = verdicts(frame)
+    assert v["v1_ok"].all() and v["v2_ok"].all()
+    wide = frame.pivot_table(index=["replicate", "round"], columns="metric", values="value")
+    assert np.all((wide["e"] >= 0) & (wide["e"] <= 1))
+    # round 0 trains on p0 itself, so e_1 = δ_0 exactly
+    r0 = wide.xs(0, level="round")
+    assert np.allclose(r0["e"], r0["delta"], rtol=0, atol=1e-12)
+    assert set(frame["n"]) == {round(60 * float(schedule.size_factor))}
+
+
+def test_loop_is_reproducible_and_tidy():
+    p0 = make_distribution("gaussian")
+    a = run_loop(GaussianMLEModel(), p0, FullSynthetic(), 3, 40, replicates=2, seed=7,
+                 mc_samples=1000)
+    b = run_loop(GaussianMLEModel(), p0, FullSynthetic(), 3, 40, replicates=2, seed=7,
+                 mc_samples=1000)
+    c = run_loop(GaussianMLEModel(), p0, FullSynthetic(), 3, 40, replicates=2, seed=8,
+                 mc_samples=1000)
+    assert a.equals(b) and not a.equals(c)
+    assert list(a.columns) == ["replicate", "round", "generation", "n", "metric", "value",
+                               "lo", "hi"]
+    assert len(a) == 2 * 3 * a["metric"].nunique()
+    assert np.all(a["lo"] <= a["value"] + 1e-15) and np.all(a["value"] <= a["hi"] + 1e-15)
+
+
+def test_growing_sample_sizes():
+    frame = run_loop(GaussianMLEModel(), make_distribution("gaussian"), FullSynthetic(), 3,
+                     lambda i: 10 * (i + 1) ** 2, seed=1, mc_samples=500)
+    assert sorted(set(frame["n"])) == [10, 40, 90]
+
+
+def test_full_synthetic_drifts_more_than_real_data():
+    # P1 (control by real data): averaged over replicates, the last-round error with
+    # a real share of 1/2 is below full synthetic's (same seeds, same sizes).
+    p0 = make_distribution("gaussian")
+    args = dict(replicates=12, seed=21, mc_samples=500)
+    full = run_loop(GaussianMLEModel(), p0, FullSynthetic(), 6, 20, **args)
+    half = run_loop(GaussianMLEModel(), p0, ConstantRealShare(Fraction(1, 2)), 6, 20, **args)
+
+    def last(frame):
+        e = frame[(frame.metric == "e") & (frame["round"] == 5)]["value"]
+        return e.mean(), e.std(ddof=1) / math.sqrt(len(e))
+
+    (m_full, s_full), (m_half, s_half) = last(full), last(half)
+    assert m_full - m_half > 2 * math.hypot(s_full, s_half)  # ~97.7% one-sided
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"rounds": 0}, "rounds must be an integer >= 1"),
+        ({"n": 0}, "n must be >= 1 in every round"),
+        ({"replicates": 0}, "replicates must be an integer >= 1"),
+        ({"device": "cuda:7"} if not torch.cuda.is_available() else {"device": "nope"},
+         "device="),
+        ({"seed": -3}, "seed must be an integer >= 0"),
+    ],
+)
+def test_loop_bad_input(kwargs, fragment):
+    args = {"rounds": 2, "n": 20} | kwargs
+    with pytest.raises(ValueError, match=fragment):
+        run_loop(GaussianMLEModel(), make_distribution("gaussian"), FullSynthetic(),
+                 args.pop("rounds"), args.pop("n"), **args)
+
+
+def test_model_bad_input():
+    with pytest.raises(ValueError, match="bandwidth='wide' is not known"):
+        KDEModel("wide")
+    with pytest.raises(ValueError, match="bandwidth must be > 0"):
+        KDEModel(-1.0)
+    with pytest.raises(ValueError, match="data must have shape"):
+        GaussianMLEModel().fit(torch.zeros(1, 1, dtype=torch.float64))
+    with pytest.raises(ValueError, match="collapsed"):
+        GaussianMLEModel().fit(torch.zeros(5, 1, dtype=torch.float64))
+    assert GaussianMixture([[0.0]], [1.0]).dim == 1
