@@ -13,6 +13,7 @@ the truth: deterministically for quadrature, at the stated confidence for MC).
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -156,7 +157,7 @@ def tv_gaussian_1d(m1: float, s1: float, m2: float, s2: float) -> float:
     roots = sorted([(-b - math.sqrt(disc)) / (2 * a), (-b + math.sqrt(disc)) / (2 * a)])
     edges = [-math.inf, *roots, math.inf]
     total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         p = ndtr((hi - m1) / s1) - ndtr((lo - m1) / s1)
         q = ndtr((hi - m2) / s2) - ndtr((lo - m2) / s2)
         total += abs(p - q)
