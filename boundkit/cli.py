@@ -226,6 +226,61 @@ def table(name, rate, generations, eps, floor, const, n, delta, alpha, lam, exac
     _emit(df, fmt, title)
 
 
+@app.command()
+@click.argument("model")
+@click.option("--data", default="gaussian", help="gaussian, ring8, grid25, unequal, two-modes, "
+              "laplace.")
+@click.option("--schedule", default="replace", help="replace, accumulate or a boundkit schedule.")
+@click.option("--alpha", default=None, help="Real share (constant-real; final-rescue).")
+@click.option("--lambda", "lam", default=None, help="Synthetic-to-real ratio (fixed-ratio).")
+@click.option("--rounds", default="10", help="Rounds (generations 0..rounds-1).")
+@click.option("--n", default="500", help="Samples per round (round 0).")
+@click.option("--growth", default="0", help="n_i = n (i+1)^P.")
+@click.option("--replicates", default="1", help="Independent loops.")
+@click.option("--seed", default="0", help="Seed (the same seed gives the same numbers on CPU).")
+@click.option("--device", default="cpu", help="auto, cpu or cuda.")
+@click.option("--out", default="simulation-out", help="Folder for frame.csv and errors.png.")
+def simulate(model, data, schedule, alpha, lam, rounds, n, growth, replicates, seed, device,
+             out) -> None:
+    """Train a self-consuming loop (MODEL: gaussian-mle or kde) and check V1/V2 each round."""
+    from rich.progress import Progress
+
+    from simulations.distributions import make_distribution
+    from simulations.report import build_model, build_schedule
+    from simulations.report import simulate as run
+
+    args = {
+        "rounds": _integer(rounds, "--rounds", 1), "n": _integer(n, "--n", 1),
+        "growth": float(parse_nonnegative(growth, "--growth", "4")),
+        "replicates": _integer(replicates, "--replicates", 1),
+        "seed": _integer(seed, "--seed", 0), "device": device, "out": out,
+        "alpha": None if alpha is None else parse_share(alpha, "--alpha"),
+        "lam": None if lam is None else parse_nonnegative(lam, "--lambda", "1"),
+    }
+    # refuse bad names before the progress bar draws anything (errors stay one line)
+    build_model(model)
+    build_schedule(schedule, args["alpha"], args["lam"])
+    make_distribution(data, device=device)
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task("rounds", total=None)
+        result = run(model, data, schedule,
+                     progress=lambda done, total: bar.update(task, completed=done, total=total),
+                     **args)
+    summary = result["summary"]
+    _emit(summary, "table", f"{model} on {data}, {schedule}")
+    Console().print(f"frame: {result['frame']}\nfigure: {result['figure']}")
+
+
+def _integer(text: str, option: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{option}={text!r} is not an integer. Pass e.g. {option} 10.") from None
+    if value < minimum:
+        raise ValueError(f"{option} must be >= {minimum}; got {value}.")
+    return value
+
+
 def _schedules_df(generations, alpha, lam, delta, rate, n, const):
     """All five named schedules side by side; in units of δ unless a source is given."""
     schedules = [
