@@ -1,0 +1,92 @@
+"""Batched Gaussian-MLE chains and the FFT-binned KDE grid (THEORY.md §5)."""
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+
+from boundkit import Balanced, ConstantRealShare, FixedRatio, FullSynthetic
+from simulations import make_distribution, make_generator, tv_gaussian_1d
+from simulations.batched import gaussian_mle_chains, tv_gaussian_1d_batch
+from simulations.kde_grid import kde_exact_on_grid, kde_grid_density
+
+
+@pytest.mark.parametrize("method", ["sufficient", "explicit"])
+def test_mle_variance_law_both_methods(method):
+    # E[σ̂_k²] = σ0² ((n−1)/n)^k with the 1/n estimator (THEORY.md §5)
+    n, reps = 8, 20_000
+    _, var = gaussian_mle_chains(FullSynthetic(), 6, n, reps, sigma0=2.0, seed=3, method=method)
+    mean, se = var.mean(0).numpy(), var.std(0).numpy() / math.sqrt(reps)
+    target = 4.0 * ((n - 1) / n) ** np.arange(1, 7)
+    assert np.all(np.abs(mean - target) <= 4 * se)  # 99.99% normal intervals
+
+
+def test_sufficient_and_explicit_agree_with_real_data_mixed_in():
+    kw = dict(rounds=5, n=12, replicates=20_000)
+    m1, v1 = gaussian_mle_chains(ConstantRealShare(Fraction(1, 3)), seed=1, **kw)
+    m2, v2 = gaussian_mle_chains(ConstantRealShare(Fraction(1, 3)), seed=2, method="explicit",
+                                 **kw)
+    for a, b in ((v1, v2), (m1, m2), (m1**2, m2**2)):
+        diff = (a.mean(0) - b.mean(0)).abs()
+        se = torch.sqrt(a.var(0) / kw["replicates"] + b.var(0) / kw["replicates"])
+        assert torch.all(diff <= 4 * se)  # two-sample 99.99% intervals
+
+
+def test_real_share_keeps_variance_from_collapsing():
+    # full synthetic: σ̂² → 0; any fixed α > 0 keeps it stable (THEORY.md §5)
+    _, full = gaussian_mle_chains(FullSynthetic(), 400, 10, 2000, seed=4)
+    _, kept = gaussian_mle_chains(ConstantRealShare(Fraction(1, 2)), 400, 10, 2000, seed=4)
+    assert float(full[:, -1].mean()) < 1e-5
+    assert float(kept[:, -1].mean()) > 0.5
+    _, ratio = gaussian_mle_chains(FixedRatio(Fraction(1)), 50, 10, 2000, seed=4)
+    assert float(ratio[:, -1].mean()) > 0.5
+
+
+def test_same_seed_same_chains():
+    a = gaussian_mle_chains(FullSynthetic(), 20, 5, 10, seed=9)
+    b = gaussian_mle_chains(FullSynthetic(), 20, 5, 10, seed=9)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_batched_tv_matches_scalar_closed_form():
+    rng = np.random.default_rng(0)
+    m = torch.tensor(rng.normal(size=200))
+    v = torch.tensor(rng.uniform(0.2, 3.0, size=200))
+    v[:5] = 1.0  # equal variances take the one-crossing branch
+    got = tv_gaussian_1d_batch(m, v, 0.0, 1.0)
+    want = [tv_gaussian_1d(float(a), math.sqrt(float(b)), 0.0, 1.0) for a, b in zip(m, v,
+                                                                                   strict=True)]
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-15)
+
+
+def test_batched_bad_input():
+    with pytest.raises(ValueError, match="latest model only"):
+        gaussian_mle_chains(Balanced(), 3, 10, 10)
+    with pytest.raises(ValueError, match="rounds must be an integer >= 1"):
+        gaussian_mle_chains(FullSynthetic(), 0, 10, 10)
+    with pytest.raises(ValueError, match="method='fast' is not known"):
+        gaussian_mle_chains(FullSynthetic(), 3, 10, 10, method="fast")
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        gaussian_mle_chains(FullSynthetic(), 3, 1, 10)
+
+
+def test_fft_binned_kde_matches_exact_sum():
+    g = make_generator(1, torch.device("cpu"))
+    x = make_distribution("unequal").sample(5000, g)[:, 0]
+    grid = torch.linspace(-6, 7, 2049, dtype=torch.float64)
+    h = 0.15
+    fast, exact = kde_grid_density(x, h, grid), kde_exact_on_grid(x, h, grid)
+    step = float(grid[1] - grid[0])
+    # linear binning error is O((Δ/h)²) relative to the peak density
+    assert float((fast - exact).abs().max()) <= (step / h) ** 2 * float(exact.max())
+    assert float(fast.sum() * step) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_kde_grid_bad_input():
+    x = torch.zeros(10, dtype=torch.float64)
+    with pytest.raises(ValueError, match="h must be > 0"):
+        kde_grid_density(x, 0.0, torch.linspace(0, 1, 11, dtype=torch.float64))
+    with pytest.raises(ValueError, match="uniform and increasing"):
+        kde_grid_density(x, 0.1, torch.tensor([0.0, 0.1, 0.5], dtype=torch.float64))
