@@ -81,4 +81,10 @@ class KDEModel:
         return GaussianMixture(data, h[None].expand_as(data), device=data.device)
 
 
-MODELS = {"gaussian-mle": GaussianMLEModel, "kde": KDEModel}
+def _rf_diffusion():
+    from simulations.diffusion import RFDiffusionModel
+
+    return RFDiffusionModel
+
+
+MODELS = {"gaussian-mle": GaussianMLEModel, "kde": KDEModel, "diffusion-rf": _rf_diffusion()}

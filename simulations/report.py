@@ -14,6 +14,7 @@ import pandas as pd
 
 from boundkit import SCHEDULES, FinalRoundRescue, FixedRatio, bound_values
 from boundkit.schedules import ConstantRealShare
+from simulations.diffusion import RFDiffusionModel
 from simulations.distributions import make_distribution
 from simulations.loop import run_loop
 from simulations.models import GaussianMLEModel, KDEModel
@@ -38,12 +39,14 @@ def build_schedule(name: str, alpha=None, lam=None):
 
 
 def build_model(name: str, bandwidth="silverman"):
-    """A model by name: gaussian-mle or kde."""
+    """A model by name: gaussian-mle, kde or diffusion-rf."""
     if name == "gaussian-mle":
         return GaussianMLEModel()
     if name == "kde":
         return KDEModel(bandwidth)
-    raise ValueError(f"MODEL={name!r} is not known. Pass gaussian-mle or kde.")
+    if name == "diffusion-rf":
+        return RFDiffusionModel()
+    raise ValueError(f"MODEL={name!r} is not known. Pass gaussian-mle, kde or diffusion-rf.")
 
 
 def simulate(model: str, data: str, schedule: str, *, rounds: int, n: int, growth: float = 0.0,

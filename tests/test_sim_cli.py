@@ -21,6 +21,16 @@ def test_simulate_writes_frame_and_figure(tmp_path, capsys):
     assert (margins >= 0).all()
 
 
+def test_simulate_diffusion_model(tmp_path):
+    out = tmp_path / "rf"
+    assert main(["simulate", "diffusion-rf", "--data", "unequal", "--rounds", "2", "--n",
+                 "300", "--out", str(out)]) == 0
+    frame = pd.read_csv(out / "frame.csv")
+    e = frame[frame.metric == "e"]["value"]
+    assert ((e > 0) & (e < 0.6)).all()
+    assert (frame[frame.metric == "v1_margin"]["value"] >= 0).all()
+
+
 def test_simulate_growth_and_same_seed(tmp_path):
     args = ["simulate", "kde", "--data", "unequal", "--schedule", "accumulate", "--rounds",
             "2", "--n", "30", "--growth", "1", "--seed", "9"]
