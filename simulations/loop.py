@@ -9,7 +9,9 @@ schedule), fits the model and gets p_{i+1}: **generation i**. Each round records
 * V1 (master inequality, R1): ``v1_margin`` = (δ_i + Σ_k β_{i,k} e_k)_hi − (e_{i+1})_lo;
   ``v1_ok`` when ≥ 0, i.e. the intervals cannot refute it;
 * V2 (Pinsker): ``v2_margin`` = sqrt((kl + z·kl_se)/2) − δ_lo at the stated confidence;
-* ``mean``, ``var`` (first coordinate) and ``nll`` (held-out real data).
+* ``mean``, ``var`` (first coordinate) and ``nll`` (held-out real data);
+* ``w2`` to p0: closed form when both are single Gaussians, quantiles in 1-D (absent
+  otherwise); ``precision`` and ``recall`` (k-NN, k = 3) on 1,000 points each.
 
 The result is a tidy DataFrame: one row per (replicate, round, metric).
 """
@@ -25,10 +27,20 @@ from scipy.special import ndtri
 
 from boundkit import Schedule
 from simulations._device import make_generator, resolve_device
-from simulations.distributions import Distribution, Mixture
-from simulations.metrics import kl_monte_carlo, tv
+from simulations.distributions import Distribution, GaussianMixture, Mixture
+from simulations.metrics import kl_monte_carlo, knn_precision_recall, tv, w2_1d, w2_gaussian
 
 HOLDOUT = 2000
+KNN_POINTS = 1000
+
+
+def _w2(p: Distribution, p0: Distribution) -> float | None:
+    """W2(p, p0): closed form for two single Gaussians, quantiles in 1-D, else None."""
+    single = [isinstance(d, GaussianMixture) and d.weights.numel() == 1 for d in (p, p0)]
+    if all(single):
+        return w2_gaussian(p.means[0].cpu(), p.scales[0].cpu() ** 2, p0.means[0].cpu(),
+                           p0.scales[0].cpu() ** 2)
+    return w2_1d(p, p0) if p.dim == 1 else None
 
 
 def _sizes(n, rounds: int, factor: float) -> list[int]:
@@ -112,6 +124,11 @@ def run_loop(
                 "var": (float(fitted.variance()[0]),) * 3,
                 "nll": (float(-fitted.log_prob(holdout).mean()),) * 3,
             }
+            w2 = _w2(fitted, p0)
+            if w2 is not None:
+                metrics["w2"] = (w2,) * 3
+            prec, rec = knn_precision_recall(holdout[:KNN_POINTS], fitted.sample(KNN_POINTS, gen))
+            metrics["precision"], metrics["recall"] = (prec,) * 3, (rec,) * 3
             for name, (value, lo, hi) in metrics.items():
                 rows.append((rep, i, i, sizes[i], name, value, lo, hi))
             models.append(fitted)

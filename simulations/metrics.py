@@ -168,3 +168,53 @@ def w2_gaussian(m1, v1, m2, v2) -> float:
     """W2 between Gaussians with diagonal covariances: sqrt(‖m1 − m2‖² + Σ(√v1 − √v2)²)."""
     m1, v1, m2, v2 = (np.atleast_1d(np.asarray(a, dtype=float)) for a in (m1, v1, m2, v2))
     return float(math.sqrt(np.sum((m1 - m2) ** 2) + np.sum((np.sqrt(v1) - np.sqrt(v2)) ** 2)))
+
+
+def w2_1d(p: Distribution, q: Distribution, points: int = 2**14 + 1) -> float:
+    """W2 in 1-D: sqrt(∫_0^1 (F_p^{-1}(u) − F_q^{-1}(u))² du) from the densities on a grid.
+
+    The CDFs are cumulative trapezoid sums on the union of the support boxes; the
+    quantile functions are their interpolated inverses on a midpoint grid in u.
+    """
+    _check_same_space(p, q, (1,))
+    lo, hi = _box(p, q)
+    x = torch.linspace(float(lo[0]), float(hi[0]), points, dtype=DTYPE, device=p.device)
+    xs = x.cpu().numpy()
+    quantiles = []
+    for dist in (p, q):
+        dens = torch.exp(dist.log_prob(x[:, None])).cpu().numpy()
+        cdf = np.concatenate(([0.0], np.cumsum(0.5 * (dens[1:] + dens[:-1]) * np.diff(xs))))
+        cdf /= cdf[-1]
+        u = (np.arange(points) + 0.5) / points
+        keep = np.concatenate(([True], np.diff(cdf) > 0))  # strictly increasing for interp
+        quantiles.append(np.interp(u, cdf[keep], xs[keep]))
+    return float(np.sqrt(np.mean((quantiles[0] - quantiles[1]) ** 2)))
+
+
+def knn_precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3,
+                         chunk: int = 1024) -> tuple[float, float]:
+    """k-NN precision and recall (Kynkäänniemi et al., 2019).
+
+    Each point's ball reaches its k-th nearest neighbour in its own set; precision is
+    the share of generated points inside some real ball, recall the share of real
+    points inside some generated ball.
+    """
+    if real.shape[0] <= k or fake.shape[0] <= k:
+        raise ValueError(f"need more than k={k} points in each set; got {real.shape[0]} and "
+                         f"{fake.shape[0]}.")
+
+    def radii(x):
+        out = []
+        for s in range(0, x.shape[0], chunk):
+            d = torch.cdist(x[s:s + chunk], x)
+            out.append(d.kthvalue(k + 1, dim=1).values)  # +1: the point itself is at 0
+        return torch.cat(out)
+
+    def coverage(points, centres, r):
+        hit = []
+        for s in range(0, points.shape[0], chunk):
+            d = torch.cdist(points[s:s + chunk], centres)
+            hit.append((d <= r[None]).any(1))
+        return float(torch.cat(hit).to(DTYPE).mean())
+
+    return (coverage(fake, real, radii(real)), coverage(real, fake, radii(fake)))

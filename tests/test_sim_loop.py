@@ -109,6 +109,9 @@ def test_loop_master_inequality_and_pinsker_hold(model, data, schedule):
     # round 0 trains on p0 itself, so e_1 = δ_0 exactly
     r0 = wide.xs(0, level="round")
     assert np.allclose(r0["e"], r0["delta"], rtol=0, atol=1e-12)
+    assert np.all((wide["precision"] >= 0) & (wide["precision"] <= 1))
+    assert np.all((wide["recall"] >= 0) & (wide["recall"] <= 1))
+    assert np.all(wide["w2"] >= 0)  # every model here is 1-D or a single Gaussian
     assert set(frame["n"]) == {round(60 * float(schedule.size_factor))}
 
 

@@ -164,3 +164,25 @@ def test_bad_input_is_refused(make, fragment):
 def test_missing_cuda_is_refused():
     with pytest.raises(ValueError, match="no CUDA device is available"):
         resolve_device("cuda")
+
+
+def test_w2_quantiles_agree_with_closed_form():
+    from simulations.metrics import w2_1d
+
+    for m, s in ((0.5, 2.0), (-1.0, 0.3), (0.0, 1.0)):
+        got = w2_1d(GaussianMixture([[0.0]], [1.0]), GaussianMixture([[m]], [s]))
+        assert got == pytest.approx(w2_gaussian(0, 1, m, s * s), abs=2e-4)
+
+
+def test_knn_precision_recall_detects_mode_collapse():
+    from simulations.metrics import knn_precision_recall
+
+    p = make_distribution("unequal")
+    real, same = p.sample(1500, gen(1)), p.sample(1500, gen(2))
+    collapsed = GaussianMixture([[-2.0]], [0.5]).sample(1500, gen(3))  # one mode of three
+    prec, rec = knn_precision_recall(real, same)
+    assert prec > 0.9 and rec > 0.9
+    prec_c, rec_c = knn_precision_recall(real, collapsed)
+    assert prec_c > 0.9 and rec_c < 0.7  # still realistic, but misses 40% of the mass
+    with pytest.raises(ValueError, match="need more than k=3 points"):
+        knn_precision_recall(real[:3], same)
