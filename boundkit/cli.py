@@ -242,7 +242,7 @@ def table(name, rate, generations, eps, floor, const, n, delta, alpha, lam, exac
 @click.option("--out", default="simulation-out", help="Folder for frame.csv and errors.png.")
 def simulate(model, data, schedule, alpha, lam, rounds, n, growth, replicates, seed, device,
              out) -> None:
-    """Train a self-consuming loop (MODEL: gaussian-mle, kde, diffusion-rf); check V1/V2."""
+    """Train a self-consuming loop (MODEL: gaussian-mle, kde, gmm, diffusion-rf); check V1/V2."""
     from rich.progress import Progress
 
     from simulations.distributions import make_distribution

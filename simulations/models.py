@@ -81,10 +81,11 @@ class KDEModel:
         return GaussianMixture(data, h[None].expand_as(data), device=data.device)
 
 
-def _rf_diffusion():
+def _late():
     from simulations.diffusion import RFDiffusionModel
+    from simulations.gmm import GMMModel
 
-    return RFDiffusionModel
+    return {"gmm": GMMModel, "diffusion-rf": RFDiffusionModel}
 
 
-MODELS = {"gaussian-mle": GaussianMLEModel, "kde": KDEModel, "diffusion-rf": _rf_diffusion()}
+MODELS = {"gaussian-mle": GaussianMLEModel, "kde": KDEModel, **_late()}

@@ -16,6 +16,7 @@ from boundkit import SCHEDULES, FinalRoundRescue, FixedRatio, bound_values
 from boundkit.schedules import ConstantRealShare
 from simulations.diffusion import RFDiffusionModel
 from simulations.distributions import make_distribution
+from simulations.gmm import GMMModel
 from simulations.loop import run_loop
 from simulations.models import GaussianMLEModel, KDEModel
 
@@ -39,14 +40,17 @@ def build_schedule(name: str, alpha=None, lam=None):
 
 
 def build_model(name: str, bandwidth="silverman"):
-    """A model by name: gaussian-mle, kde or diffusion-rf."""
+    """A model by name: gaussian-mle, kde, gmm or diffusion-rf."""
     if name == "gaussian-mle":
         return GaussianMLEModel()
     if name == "kde":
         return KDEModel(bandwidth)
     if name == "diffusion-rf":
         return RFDiffusionModel()
-    raise ValueError(f"MODEL={name!r} is not known. Pass gaussian-mle, kde or diffusion-rf.")
+    if name == "gmm":
+        return GMMModel()
+    raise ValueError(f"MODEL={name!r} is not known. Pass gaussian-mle, kde, gmm or "
+                     f"diffusion-rf.")
 
 
 def simulate(model: str, data: str, schedule: str, *, rounds: int, n: int, growth: float = 0.0,
