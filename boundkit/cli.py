@@ -230,7 +230,8 @@ def table(name, rate, generations, eps, floor, const, n, delta, alpha, lam, exac
 @click.argument("model")
 @click.option("--data", default="gaussian", help="gaussian, ring8, grid25, unequal, two-modes, "
               "laplace.")
-@click.option("--schedule", default="replace", help="replace, accumulate or a boundkit schedule.")
+@click.option("--schedule", default="replace",
+              help="replace, accumulate, accumulate-subsample or a boundkit schedule.")
 @click.option("--alpha", default=None, help="Real share (constant-real; final-rescue).")
 @click.option("--lambda", "lam", default=None, help="Synthetic-to-real ratio (fixed-ratio).")
 @click.option("--rounds", default="10", help="Rounds (generations 0..rounds-1).")
@@ -239,9 +240,12 @@ def table(name, rate, generations, eps, floor, const, n, delta, alpha, lam, exac
 @click.option("--replicates", default="1", help="Independent loops.")
 @click.option("--seed", default="0", help="Seed (the same seed gives the same numbers on CPU).")
 @click.option("--device", default="cpu", help="auto, cpu or cuda.")
+@click.option("--temperature", default="1", help="Biased sampling: synthetic variance x T.")
+@click.option("--self-correct", "self_correct", default="0",
+              help="Self-correction strength in [0, 1] toward p0's moments.")
 @click.option("--out", default="simulation-out", help="Folder for frame.csv and errors.png.")
 def simulate(model, data, schedule, alpha, lam, rounds, n, growth, replicates, seed, device,
-             out) -> None:
+             temperature, self_correct, out) -> None:
     """Train a self-consuming loop (MODEL: gaussian-mle, kde, gmm, diffusion-rf); check V1/V2."""
     from rich.progress import Progress
 
@@ -256,6 +260,8 @@ def simulate(model, data, schedule, alpha, lam, rounds, n, growth, replicates, s
         "seed": _integer(seed, "--seed", 0), "device": device, "out": out,
         "alpha": None if alpha is None else parse_share(alpha, "--alpha"),
         "lam": None if lam is None else parse_nonnegative(lam, "--lambda", "1"),
+        "temperature": float(parse_positive(temperature, "--temperature", "0.8")),
+        "self_correct": float(parse_share(self_correct, "--self-correct")),
     }
     # refuse bad names before the progress bar draws anything (errors stay one line)
     build_model(model)

@@ -7,7 +7,9 @@ schedule), fits the model and gets p_{i+1}: **generation i**. Each round records
   each with an interval (``lo``, ``hi``) that holds it;
 * ``kl`` = KL(π_i ‖ p_{i+1}) by Monte Carlo, with ``kl_se``;
 * V1 (master inequality, R1): ``v1_margin`` = (δ_i + Σ_k β_{i,k} e_k)_hi − (e_{i+1})_lo;
-  ``v1_ok`` when ≥ 0, i.e. the intervals cannot refute it;
+  ``v1_ok`` when ≥ 0, i.e. the intervals cannot refute it. With biased or
+  self-corrected sampling (:mod:`simulations.sampling`) π_i mixes the laws q_k the
+  data came from, and e_k there is TV(q_k, p0);
 * V2 (Pinsker): ``v2_margin`` = sqrt((kl + z·kl_se)/2) − δ_lo at the stated confidence;
 * ``mean``, ``var`` (first coordinate) and ``nll`` (held-out real data);
 * ``w2`` to p0: closed form when both are single Gaussians, quantiles in 1-D (absent
@@ -29,6 +31,7 @@ from boundkit import Schedule
 from simulations._device import make_generator, resolve_device
 from simulations.distributions import Distribution, GaussianMixture, Mixture
 from simulations.metrics import kl_monte_carlo, knn_precision_recall, tv, w2_1d, w2_gaussian
+from simulations.sampling import SyntheticSampling
 
 HOLDOUT = 2000
 KNN_POINTS = 1000
@@ -55,7 +58,7 @@ def _sizes(n, rounds: int, factor: float) -> list[int]:
 
 
 def _mixture(p0: Distribution, models: list[Distribution], schedule: Schedule, i: int):
-    """π_i and its weights β_{i,·} (floats); π_0 = p0."""
+    """π_i and its weights β_{i,·} (floats); π_0 = p0. ``models`` are the sampling laws."""
     if i == 0:
         return p0, []
     alpha, beta = schedule.for_generation(i).weights(i)
@@ -75,6 +78,7 @@ def run_loop(
     device="cpu",
     mc_samples: int = 20_000,
     confidence: float = 0.95,
+    sampling: SyntheticSampling | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Run ``replicates`` independent loops of ``rounds`` rounds; return the tidy frame.
@@ -86,7 +90,10 @@ def run_loop(
     schedule : any boundkit schedule (its ``size_factor`` scales n, e.g. fixed-ratio).
     n : samples per round, or a function of the round index.
     seed : replicate r uses its own stream spawned from ``seed`` (same seed, same numbers).
+    sampling : biased (temperature) or self-corrected synthetic data; π_i then mixes
+        the transformed models, so δ_i and V1 refer to the data actually used.
     """
+    sampling = SyntheticSampling() if sampling is None else sampling
     dev = resolve_device(device)
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise ValueError(f"rounds must be an integer >= 1; got {rounds!r}. Pass e.g. rounds=10.")
@@ -103,8 +110,8 @@ def run_loop(
     for rep in range(replicates):
         gen = make_generator(int(seeds[rep]), dev)
         holdout = p0.sample(HOLDOUT, gen)
-        models: list[Distribution] = []
-        errors: list = []  # Estimates of e_1, e_2, ...
+        models: list[Distribution] = []  # the laws synthetic data are drawn from
+        errors: list = []  # Estimates of TV(q_k, p0) for the sampling laws q_1, q_2, ...
         for i in range(rounds):
             pi, beta = _mixture(p0, models, schedule, i)
             fitted = model.fit(pi.sample(sizes[i], gen))
@@ -131,8 +138,10 @@ def run_loop(
             metrics["precision"], metrics["recall"] = (prec,) * 3, (rec,) * 3
             for name, (value, lo, hi) in metrics.items():
                 rows.append((rep, i, i, sizes[i], name, value, lo, hi))
-            models.append(fitted)
-            errors.append(e)
+            law = sampling.apply(fitted, p0)
+            models.append(law)
+            # V1 carries TV(q_k, p0) of the laws the data came from (q_k = p_k when plain)
+            errors.append(e if law is fitted else tv(law, p0, gen, confidence=confidence))
             if progress is not None:
                 progress(rep * rounds + i + 1, replicates * rounds)
     return pd.DataFrame(rows, columns=["replicate", "round", "generation", "n", "metric",

@@ -19,9 +19,13 @@ from simulations.distributions import make_distribution
 from simulations.gmm import GMMModel
 from simulations.loop import run_loop
 from simulations.models import GaussianMLEModel, KDEModel
+from simulations.sampling import SyntheticSampling
 
-#: Schedule aliases of the self-consuming literature.
-ALIASES = {"replace": "full-synthetic", "accumulate": "balanced"}
+#: Schedule aliases of the self-consuming literature. "accumulate" keeps every earlier
+#: data set, so n_i = (i+1) n with balanced weights; "accumulate-subsample" draws a
+#: constant n from the same balanced mixture.
+ALIASES = {"replace": "full-synthetic", "accumulate": "balanced",
+           "accumulate-subsample": "balanced"}
 
 
 def build_schedule(name: str, alpha=None, lam=None):
@@ -55,6 +59,7 @@ def build_model(name: str, bandwidth="silverman"):
 
 def simulate(model: str, data: str, schedule: str, *, rounds: int, n: int, growth: float = 0.0,
              replicates: int = 1, seed: int = 0, device: str = "cpu", alpha=None, lam=None,
+             temperature: float = 1.0, self_correct: float = 0.0,
              out: str | Path = "simulation-out", progress=None) -> dict:
     """Run the loop and write ``frame.csv`` and ``errors.png`` under ``out``."""
     if growth < 0:
@@ -62,8 +67,10 @@ def simulate(model: str, data: str, schedule: str, *, rounds: int, n: int, growt
     sched = build_schedule(schedule, alpha, lam)
     mdl = build_model(model)
     p0 = make_distribution(data, device=device)
-    frame = run_loop(mdl, p0, sched, rounds, lambda i: n * (i + 1) ** growth,
-                     replicates=replicates, seed=seed, device=device, progress=progress)
+    accumulate = 1 if schedule == "accumulate" else 0
+    frame = run_loop(mdl, p0, sched, rounds, lambda i: n * (i + 1) ** (growth + accumulate),
+                     replicates=replicates, seed=seed, device=device, progress=progress,
+                     sampling=SyntheticSampling(temperature, self_correct))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out / "frame.csv", index=False)

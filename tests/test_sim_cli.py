@@ -39,7 +39,11 @@ def test_simulate_growth_and_same_seed(tmp_path):
     a = pd.read_csv(tmp_path / "a" / "frame.csv")
     b = pd.read_csv(tmp_path / "b" / "frame.csv")
     assert a.equals(b)
-    assert sorted(set(a["n"])) == [30, 60]
+    # accumulate keeps every data set: n_i = n (i+1) on top of the growth (i+1)^P
+    assert sorted(set(a["n"])) == [30, 120]
+    sub = [*args[:5], "accumulate-subsample", *args[6:], "--out", str(tmp_path / "c")]
+    assert main(sub) == 0
+    assert sorted(set(pd.read_csv(tmp_path / "c" / "frame.csv")["n"])) == [30, 60]
 
 
 @pytest.mark.parametrize(

@@ -180,3 +180,47 @@ def test_model_bad_input():
     with pytest.raises(ValueError, match="collapsed"):
         GaussianMLEModel().fit(torch.zeros(5, 1, dtype=torch.float64))
     assert GaussianMixture([[0.0]], [1.0]).dim == 1
+
+
+def test_biased_and_self_corrected_sampling_keep_v1_and_pinsker():
+    from simulations.sampling import SyntheticSampling
+
+    p0 = make_distribution("unequal")
+    for sampling in (SyntheticSampling(temperature=0.6), SyntheticSampling(self_correct=0.5)):
+        frame = run_loop(GaussianMLEModel(), p0, FullSynthetic(), 4, 80, seed=2,
+                         mc_samples=3000, sampling=sampling)
+        v = verdicts(frame)
+        assert v["v1_ok"].all() and v["v2_ok"].all()
+
+
+def test_low_temperature_shrinks_variance_and_self_correction_restores_it():
+    from simulations.sampling import SyntheticSampling
+
+    p0 = make_distribution("gaussian")
+    args = dict(replicates=6, seed=5, mc_samples=500)
+
+    def last_var(sampling):
+        frame = run_loop(GaussianMLEModel(unbiased=True), p0, FullSynthetic(), 6, 400,
+                         sampling=sampling, **args)
+        return frame[(frame.metric == "var") & (frame["round"] == 5)]["value"].mean()
+
+    # each round multiplies the expected variance by T = 0.7 (unbiased fits): 0.7^5 ≈ 0.17
+    cold = last_var(SyntheticSampling(temperature=0.7))
+    assert 0.7**5 * 0.6 < cold < 0.7**5 * 1.6
+    # full self-correction maps each model's moments back to p0's
+    fixed = last_var(SyntheticSampling(temperature=0.7, self_correct=1.0))
+    assert 0.8 < fixed < 1.25
+
+
+def test_sampling_refuses_models_without_explicit_mixture():
+    from simulations.diffusion import RFDiffusionModel
+    from simulations.sampling import SyntheticSampling
+
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        SyntheticSampling(temperature=0)
+    with pytest.raises(ValueError, match="self_correct must lie in"):
+        SyntheticSampling(self_correct=1.5)
+    p0 = make_distribution("gaussian")
+    with pytest.raises(ValueError, match="needs a Gaussian-mixture model"):
+        run_loop(RFDiffusionModel(width=16), p0, FullSynthetic(), 2, 50,
+                 sampling=SyntheticSampling(temperature=0.5), mc_samples=100)
