@@ -246,7 +246,10 @@ def table(name, rate, generations, eps, floor, const, n, delta, alpha, lam, exac
 @click.option("--out", default="simulation-out", help="Folder for frame.csv and errors.png.")
 def simulate(model, data, schedule, alpha, lam, rounds, n, growth, replicates, seed, device,
              temperature, self_correct, out) -> None:
-    """Train a self-consuming loop (MODEL: gaussian-mle, kde, gmm, diffusion-rf); check V1/V2."""
+    """Train a self-consuming loop and check V1/V2 each round.
+
+    MODEL: gaussian-mle, kde, gmm, diffusion-rf or diffusion-mlp.
+    """
     from rich.progress import Progress
 
     from simulations.distributions import make_distribution

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -159,8 +159,12 @@ def euler_flow(s_ff: torch.Tensor, s_yf: torch.Tensor, tau: float, steps: int) -
 class PFODEDistribution(Distribution):
     """The model p_{t0} of a trained score: sampled and evaluated by the same PF-ODE."""
 
-    def __init__(self, score, sde: OUSDE, steps: int, reference: torch.Tensor):
-        self.score, self.sde, self.steps = score, sde, steps
+    def __init__(self, score, sde: OUSDE, steps: int, reference: torch.Tensor,
+                 sampler: str = "ode"):
+        if sampler not in ("ode", "sde"):
+            raise ValueError(f"sampler={sampler!r} is not known. Pass 'ode' (the PF-ODE, whose "
+                             f"density log_prob evaluates) or 'sde' (reverse-time SDE).")
+        self.score, self.sde, self.steps, self.sampler = score, sde, steps, sampler
         self.device = reference.device
         self.dim = reference.shape[1]
         self._ref = reference  # for the support box only
@@ -186,8 +190,24 @@ class PFODEDistribution(Distribution):
         return x, acc
 
     def sample(self, n, generator):
+        """PF-ODE samples (default), or reverse-SDE samples with ``sampler='sde'``.
+
+        The reverse SDE dx = [−x − 2 s(x, t)] dt + √2 dW̄ (Euler–Maruyama on the same
+        grid) and the PF-ODE share their law only when s is the exact score of the
+        forward marginals; for a learned score they differ, and only the PF-ODE is the
+        law that :meth:`log_prob` evaluates (hence the default).
+        """
         z = self.sde.prior_sampling((n, self.dim), generator, self.device)
-        return self._flow(z, forward=False)[0]
+        if self.sampler == "ode":
+            return self._flow(z, forward=False)[0]
+        grid = self.sde.time_grid(self.steps, self.device).flip(0)
+        x = z
+        for b, a in itertools.pairwise(grid):
+            h = float(b - a)
+            s, _ = self.score.at_time(x, float(b), False)
+            noise = torch.randn(x.shape, dtype=DTYPE, device=x.device, generator=generator)
+            x = x + h * (x + 2 * s) + math.sqrt(2 * h) * noise
+        return x
 
     def log_prob(self, x):
         x = torch.as_tensor(x, dtype=DTYPE, device=self.device).reshape(-1, self.dim)
@@ -229,7 +249,8 @@ class RFDiffusionModel:
     draws: int = 2
     ode_steps: int = 64
     seed: int = 0
-    sde: OUSDE = OUSDE()
+    sde: OUSDE = field(default_factory=OUSDE)
+    sampler: str = "ode"
     name: str = "diffusion-rf"
 
     def __post_init__(self):
@@ -251,4 +272,4 @@ class RFDiffusionModel:
         s_ff, s_yf = dsm_statistics(score, data, self.sde, self.draws, gen)
         tau = 16.0 * self.width**2 if self.tau is None else self.tau
         score.A = gradient_flow(s_ff, s_yf, tau)
-        return PFODEDistribution(score, self.sde, self.ode_steps, data)
+        return PFODEDistribution(score, self.sde, self.ode_steps, data, self.sampler)

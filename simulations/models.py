@@ -84,8 +84,10 @@ class KDEModel:
 def _late():
     from simulations.diffusion import RFDiffusionModel
     from simulations.gmm import GMMModel
+    from simulations.score_mlp import MLPDiffusionModel
 
-    return {"gmm": GMMModel, "diffusion-rf": RFDiffusionModel}
+    return {"gmm": GMMModel, "diffusion-rf": RFDiffusionModel,
+            "diffusion-mlp": MLPDiffusionModel}
 
 
 MODELS = {"gaussian-mle": GaussianMLEModel, "kde": KDEModel, **_late()}

@@ -20,6 +20,7 @@ from simulations.gmm import GMMModel
 from simulations.loop import run_loop
 from simulations.models import GaussianMLEModel, KDEModel
 from simulations.sampling import SyntheticSampling
+from simulations.score_mlp import MLPDiffusionModel
 
 #: Schedule aliases of the self-consuming literature. "accumulate" keeps every earlier
 #: data set, so n_i = (i+1) n with balanced weights; "accumulate-subsample" draws a
@@ -44,7 +45,7 @@ def build_schedule(name: str, alpha=None, lam=None):
 
 
 def build_model(name: str, bandwidth="silverman"):
-    """A model by name: gaussian-mle, kde, gmm or diffusion-rf."""
+    """A model by name: gaussian-mle, kde, gmm, diffusion-rf or diffusion-mlp."""
     if name == "gaussian-mle":
         return GaussianMLEModel()
     if name == "kde":
@@ -53,8 +54,10 @@ def build_model(name: str, bandwidth="silverman"):
         return RFDiffusionModel()
     if name == "gmm":
         return GMMModel()
-    raise ValueError(f"MODEL={name!r} is not known. Pass gaussian-mle, kde, gmm or "
-                     f"diffusion-rf.")
+    if name == "diffusion-mlp":
+        return MLPDiffusionModel()
+    raise ValueError(f"MODEL={name!r} is not known. Pass gaussian-mle, kde, gmm, diffusion-rf "
+                     f"or diffusion-mlp.")
 
 
 def simulate(model: str, data: str, schedule: str, *, rounds: int, n: int, growth: float = 0.0,
