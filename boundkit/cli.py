@@ -229,7 +229,7 @@ def table(name, rate, generations, eps, floor, const, n, delta, alpha, lam, exac
 @app.command()
 @click.argument("model")
 @click.option("--data", default="gaussian", help="gaussian, ring8, grid25, unequal, two-modes, "
-              "laplace.")
+              "laplace; without density: moons, circles, swiss-roll, digits.")
 @click.option("--schedule", default="replace",
               help="replace, accumulate, accumulate-subsample or a boundkit schedule.")
 @click.option("--alpha", default=None, help="Real share (constant-real; final-rescue).")
@@ -252,8 +252,7 @@ def simulate(model, data, schedule, alpha, lam, rounds, n, growth, replicates, s
     """
     from rich.progress import Progress
 
-    from simulations.distributions import make_distribution
-    from simulations.report import build_model, build_schedule
+    from simulations.report import build_model, build_schedule, make_p0
     from simulations.report import simulate as run
 
     args = {
@@ -269,7 +268,7 @@ def simulate(model, data, schedule, alpha, lam, rounds, n, growth, replicates, s
     # refuse bad names before the progress bar draws anything (errors stay one line)
     build_model(model)
     build_schedule(schedule, args["alpha"], args["lam"])
-    make_distribution(data, device=device)
+    make_p0(data, device=device)
     with Progress(transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task("rounds", total=None)
         result = run(model, data, schedule,

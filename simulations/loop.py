@@ -15,6 +15,9 @@ schedule), fits the model and gets p_{i+1}: **generation i**. Each round records
 * ``w2`` to p0: closed form when both are single Gaussians, quantiles in 1-D (absent
   otherwise); ``precision`` and ``recall`` (k-NN, k = 3) on 1,000 points each.
 
+When p0 has no density (sklearn's data sets, :mod:`simulations.datasets`) only
+``mean``, ``var``, ``nll``, ``precision`` and ``recall`` are recorded.
+
 The result is a tidy DataFrame: one row per (replicate, round, metric).
 """
 
@@ -66,6 +69,28 @@ def _mixture(p0: Distribution, models: list[Distribution], schedule: Schedule, i
     return Mixture([p0, *models], [float(alpha), *beta]), beta
 
 
+def _divergence_metrics(metrics, fitted, p0, pi, i, beta, errors, gen, z, confidence,
+                        mc_samples):
+    """TV, KL, W2 and the V1/V2 margins of one round (p0 with a density); returns e."""
+    e = tv(fitted, p0, gen, confidence=confidence)
+    delta = tv(fitted, pi, gen, confidence=confidence)
+    tv_pi = tv(pi, p0, gen, confidence=confidence) if i else None
+    kl, kl_se = kl_monte_carlo(pi, fitted, mc_samples, gen)
+    carried = sum(b * err.hi for b, err in zip(beta, errors, strict=True))
+    metrics.update({
+        "e": (e.value, e.lo, e.hi),
+        "delta": (delta.value, delta.lo, delta.hi),
+        "tv_pi": (tv_pi.value, tv_pi.lo, tv_pi.hi) if tv_pi else (0.0, 0.0, 0.0),
+        "kl": (kl, kl - z * kl_se, kl + z * kl_se),
+        "v1_margin": (delta.hi + carried - e.lo,) * 3,
+        "v2_margin": (math.sqrt(max(0.0, kl + z * kl_se) / 2) - delta.lo,) * 3,
+    })
+    w2 = _w2(fitted, p0)
+    if w2 is not None:
+        metrics["w2"] = (w2,) * 3
+    return e
+
+
 def run_loop(
     model,
     p0: Distribution,
@@ -86,7 +111,8 @@ def run_loop(
     Parameters
     ----------
     model : an object with ``fit(data) -> Distribution`` (see :mod:`simulations.models`).
-    p0 : the real distribution (moved to ``device``'s kind is the caller's choice).
+    p0 : the real distribution: a :class:`Distribution`, or a density-free
+        :class:`~simulations.datasets.DataSource`.
     schedule : any boundkit schedule (its ``size_factor`` scales n, e.g. fixed-ratio).
     n : samples per round, or a function of the round index.
     seed : replicate r uses its own stream spawned from ``seed`` (same seed, same numbers).
@@ -103,6 +129,7 @@ def run_loop(
         raise ValueError(f"p0 lives on {p0.device}, the loop on {dev}. Build p0 with "
                          f"device={str(dev)!r}.")
     sizes = _sizes(n, rounds, float(schedule.size_factor))
+    has_density = isinstance(p0, Distribution)  # sklearn's data sets have none
     z = float(ndtri(0.5 + confidence / 2))
     seeds = np.random.SeedSequence(make_generator(seed, dev).initial_seed()).generate_state(
         replicates)
@@ -115,33 +142,23 @@ def run_loop(
         for i in range(rounds):
             pi, beta = _mixture(p0, models, schedule, i)
             fitted = model.fit(pi.sample(sizes[i], gen))
-            e = tv(fitted, p0, gen, confidence=confidence)
-            delta = tv(fitted, pi, gen, confidence=confidence)
-            tv_pi = tv(pi, p0, gen, confidence=confidence) if i else None
-            kl, kl_se = kl_monte_carlo(pi, fitted, mc_samples, gen)
-            carried = sum(b * err.hi for b, err in zip(beta, errors, strict=True))
             metrics = {
-                "e": (e.value, e.lo, e.hi),
-                "delta": (delta.value, delta.lo, delta.hi),
-                "tv_pi": (tv_pi.value, tv_pi.lo, tv_pi.hi) if tv_pi else (0.0, 0.0, 0.0),
-                "kl": (kl, kl - z * kl_se, kl + z * kl_se),
-                "v1_margin": (delta.hi + carried - e.lo,) * 3,
-                "v2_margin": (math.sqrt(max(0.0, kl + z * kl_se) / 2) - delta.lo,) * 3,
                 "mean": (float(fitted.mean()[0]),) * 3,
                 "var": (float(fitted.variance()[0]),) * 3,
                 "nll": (float(-fitted.log_prob(holdout).mean()),) * 3,
             }
-            w2 = _w2(fitted, p0)
-            if w2 is not None:
-                metrics["w2"] = (w2,) * 3
             prec, rec = knn_precision_recall(holdout[:KNN_POINTS], fitted.sample(KNN_POINTS, gen))
             metrics["precision"], metrics["recall"] = (prec,) * 3, (rec,) * 3
+            if has_density:
+                e = _divergence_metrics(metrics, fitted, p0, pi, i, beta, errors, gen, z,
+                                        confidence, mc_samples)
             for name, (value, lo, hi) in metrics.items():
                 rows.append((rep, i, i, sizes[i], name, value, lo, hi))
             law = sampling.apply(fitted, p0)
             models.append(law)
-            # V1 carries TV(q_k, p0) of the laws the data came from (q_k = p_k when plain)
-            errors.append(e if law is fitted else tv(law, p0, gen, confidence=confidence))
+            if has_density:
+                # V1 carries TV(q_k, p0) of the laws the data came from (q_k = p_k if plain)
+                errors.append(e if law is fitted else tv(law, p0, gen, confidence=confidence))
             if progress is not None:
                 progress(rep * rounds + i + 1, replicates * rounds)
     return pd.DataFrame(rows, columns=["replicate", "round", "generation", "n", "metric",
@@ -150,6 +167,9 @@ def run_loop(
 
 def verdicts(frame: pd.DataFrame) -> pd.DataFrame:
     """Per round: V1 and V2 hold (margins ≥ 0) in every replicate."""
+    if "v1_margin" not in set(frame["metric"]):
+        raise ValueError("this frame has no V1/V2 margins: p0 had no density (a bundled data "
+                         "set), so TV and KL could not be measured.")
     wide = frame.pivot_table(index=["replicate", "round"], columns="metric", values="value")
     out = pd.DataFrame({"v1_ok": wide["v1_margin"] >= 0, "v2_ok": wide["v2_margin"] >= 0})
     return out.groupby(level="round").all()

@@ -4,6 +4,9 @@
   (E5; THEORY.md §5: full synthetic, E[σ̂_k²] = σ0² ((n−1)/n)^k with 1/n).
 * :class:`KDEModel`: Gaussian kernel, bandwidth fixed, Scott or Silverman (recomputed
   each round, THEORY.md §5); sampling is exact (a training point plus h·N(0, I)).
+
+Coordinates with no spread at all (constant pixels) get 1e-3 of the largest
+coordinate's scale; a data set with no spread anywhere is refused as collapsed.
 """
 
 from __future__ import annotations
@@ -26,6 +29,22 @@ def _check_data(data: torch.Tensor, minimum: int = 2) -> torch.Tensor:
     return data
 
 
+#: A coordinate with no spread gets this fraction of the largest coordinate's scale.
+DEGENERATE_FLOOR = 1e-3
+
+
+def _floor_degenerate(scale: torch.Tensor) -> torch.Tensor:
+    """Per-coordinate scales with zeros floored (constant pixels of digits, say).
+
+    All zero means every point is equal: the model collapsed, and that is refused.
+    """
+    top = float(scale.max())
+    if not top > 0:
+        raise ValueError("every coordinate has zero spread (all points equal): the model "
+                         "collapsed.")
+    return scale.clamp_min(DEGENERATE_FLOOR * top)
+
+
 @dataclass(frozen=True)
 class GaussianMLEModel:
     """Fit N(x̄, diag σ̂²): ``unbiased=False`` is the MLE (1/n), True uses 1/(n−1)."""
@@ -36,9 +55,7 @@ class GaussianMLEModel:
     def fit(self, data: torch.Tensor) -> GaussianMixture:
         data = _check_data(data)
         mean = data.mean(0)
-        var = data.var(0, correction=1 if self.unbiased else 0)
-        if torch.any(var <= 0):
-            raise ValueError("the fitted variance is 0 (all points equal): the model collapsed.")
+        var = _floor_degenerate(data.var(0, correction=1 if self.unbiased else 0) ** 0.5) ** 2
         return GaussianMixture(mean[None], var.sqrt()[None], device=data.device)
 
 
@@ -75,9 +92,7 @@ class KDEModel:
 
     def fit(self, data: torch.Tensor) -> GaussianMixture:
         data = _check_data(data)
-        h = self.bandwidths(data)
-        if torch.any(h <= 0):
-            raise ValueError("the bandwidth is 0 (all points equal): the model collapsed.")
+        h = _floor_degenerate(self.bandwidths(data))
         return GaussianMixture(data, h[None].expand_as(data), device=data.device)
 
 

@@ -179,6 +179,12 @@ def test_model_bad_input():
         GaussianMLEModel().fit(torch.zeros(1, 1, dtype=torch.float64))
     with pytest.raises(ValueError, match="collapsed"):
         GaussianMLEModel().fit(torch.zeros(5, 1, dtype=torch.float64))
+    with pytest.raises(ValueError, match="collapsed"):
+        KDEModel().fit(torch.ones(5, 3, dtype=torch.float64))
+    # one constant coordinate (a blank pixel) is floored, not refused
+    half = torch.stack([torch.arange(6.0), torch.zeros(6)], 1).to(torch.float64)
+    fit = KDEModel().fit(half)
+    assert float(fit.scales[0, 1]) == pytest.approx(1e-3 * float(fit.scales[0, 0]))
     assert GaussianMixture([[0.0]], [1.0]).dim == 1
 
 
@@ -224,3 +230,32 @@ def test_sampling_refuses_models_without_explicit_mixture():
     with pytest.raises(ValueError, match="needs a Gaussian-mixture model"):
         run_loop(RFDiffusionModel(width=16), p0, FullSynthetic(), 2, 50,
                  sampling=SyntheticSampling(temperature=0.5), mc_samples=100)
+
+
+@pytest.mark.parametrize("name", ["moons", "circles", "swiss-roll", "digits"])
+def test_density_free_data_sets(name):
+    from simulations.datasets import make_source
+
+    src = make_source(name)
+    a = src.sample(300, make_generator(1, CPU))
+    assert a.shape == (300, src.dim) and torch.equal(a, src.sample(300, make_generator(1, CPU)))
+    frame = run_loop(KDEModel(), src, FullSynthetic(), 2, 200, seed=1)
+    metrics = set(frame["metric"])
+    assert {"precision", "recall", "nll", "mean", "var"} <= metrics
+    assert not {"e", "delta", "kl", "v1_margin"} & metrics  # no density, no TV
+    with pytest.raises(ValueError, match="p0 had no density"):
+        verdicts(frame)
+
+
+def test_digits_are_the_bundled_images():
+    from sklearn.datasets import load_digits
+
+    from simulations.datasets import make_source
+
+    x = make_source("digits").sample(2000, make_generator(2, CPU)).numpy()
+    images = load_digits().data / 16.0
+    assert x.shape[1] == 64 and x.min() >= 0 and x.max() <= 1
+    rows = {tuple(r) for r in images}
+    assert all(tuple(r) in rows for r in x[:200])  # draws are rows of the data set
+    with pytest.raises(ValueError, match="not a bundled data set"):
+        make_source("mnist")
