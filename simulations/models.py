@@ -11,13 +11,18 @@ coordinate's scale; a data set with no spread anywhere is refused as collapsed.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 
 from simulations.distributions import GaussianMixture
 
-BANDWIDTHS = ("silverman", "scott")
+BANDWIDTHS = ("silverman", "scott", "cv")
+#: Points used to choose the cross-validated bandwidth (a random subset beyond this).
+CV_POINTS = 2000
+#: Multipliers of the Scott rule searched by cross-validation.
+CV_GRID = torch.logspace(-1.5, 0.7, 45, dtype=torch.float64)
 
 
 def _check_data(data: torch.Tensor, minimum: int = 2) -> torch.Tensor:
@@ -45,6 +50,21 @@ def _floor_degenerate(scale: torch.Tensor) -> torch.Tensor:
     return scale.clamp_min(DEGENERATE_FLOOR * top)
 
 
+def _cv_multiplier(data: torch.Tensor, base: torch.Tensor) -> float:
+    """argmax_c of the leave-one-out log-likelihood of the KDE with h = c · base."""
+    x = data[torch.linspace(0, data.shape[0] - 1, min(CV_POINTS, data.shape[0])).long()]
+    base = _floor_degenerate(base)
+    z = x / base
+    sq = torch.cdist(z, z) ** 2
+    sq.fill_diagonal_(float("inf"))  # leave each point out of its own estimate
+    m, d = x.shape
+    scores = []
+    for c in CV_GRID.tolist():
+        loo = torch.logsumexp(-0.5 * sq / c**2, dim=1) - math.log(m - 1)
+        scores.append(float(loo.mean()) - d * math.log(c))
+    return float(CV_GRID[int(torch.tensor(scores).argmax())])
+
+
 @dataclass(frozen=True)
 class GaussianMLEModel:
     """Fit N(x̄, diag σ̂²): ``unbiased=False`` is the MLE (1/n), True uses 1/(n−1)."""
@@ -61,10 +81,12 @@ class GaussianMLEModel:
 
 @dataclass(frozen=True)
 class KDEModel:
-    """Gaussian KDE; ``bandwidth`` is a number (fixed h) or ``"silverman"``/``"scott"``.
+    """Gaussian KDE; ``bandwidth`` is a number (fixed h), ``"silverman"``, ``"scott"`` or ``"cv"``.
 
     Silverman (per coordinate): h_j = (4/(d+2))^{1/(d+4)} n^{-1/(d+4)} σ̂_j;
-    Scott: h_j = n^{-1/(d+4)} σ̂_j.
+    Scott: h_j = n^{-1/(d+4)} σ̂_j; ``"cv"``: c · Scott with c maximising the exact
+    leave-one-out log-likelihood over 45 log-spaced values in [0.03, 5] (on at most
+    2,000 evenly spaced points of the data).
     """
 
     bandwidth: float | str = "silverman"
@@ -88,6 +110,8 @@ class KDEModel:
         factor = n ** (-1.0 / (d + 4))
         if self.bandwidth == "silverman":
             factor *= (4.0 / (d + 2)) ** (1.0 / (d + 4))
+        if self.bandwidth == "cv":
+            return _floor_degenerate(factor * sigma) * _cv_multiplier(data, factor * sigma)
         return factor * sigma
 
     def fit(self, data: torch.Tensor) -> GaussianMixture:
