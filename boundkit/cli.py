@@ -243,9 +243,11 @@ def table(name, rate, generations, eps, floor, const, n, delta, alpha, lam, exac
 @click.option("--temperature", default="1", help="Biased sampling: synthetic variance x T.")
 @click.option("--self-correct", "self_correct", default="0",
               help="Self-correction strength in [0, 1] toward p0's moments.")
+@click.option("--real-data", "real_data", default="fresh",
+              help="fresh (new real draws each round) or pool (the round-0 data only).")
 @click.option("--out", default="simulation-out", help="Folder for frame.csv and errors.png.")
 def simulate(model, data, schedule, alpha, lam, rounds, n, growth, replicates, seed, device,
-             temperature, self_correct, out) -> None:
+             temperature, self_correct, real_data, out) -> None:
     """Train a self-consuming loop and check V1/V2 each round.
 
     MODEL: gaussian-mle, kde, gmm, diffusion-rf or diffusion-mlp.
@@ -264,7 +266,10 @@ def simulate(model, data, schedule, alpha, lam, rounds, n, growth, replicates, s
         "lam": None if lam is None else parse_nonnegative(lam, "--lambda", "1"),
         "temperature": float(parse_positive(temperature, "--temperature", "0.8")),
         "self_correct": float(parse_share(self_correct, "--self-correct")),
+        "real_data": real_data,
     }
+    if real_data not in ("fresh", "pool"):
+        raise ValueError(f"--real-data={real_data!r} is not known. Pass fresh or pool.")
     # refuse bad names before the progress bar draws anything (errors stay one line)
     build_model(model)
     build_schedule(schedule, args["alpha"], args["lam"])

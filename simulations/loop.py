@@ -28,10 +28,11 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+import torch
 from scipy.special import ndtri
 
 from boundkit import Schedule
-from simulations._device import make_generator, resolve_device
+from simulations._device import DTYPE, make_generator, resolve_device
 from simulations.distributions import Distribution, GaussianMixture, Mixture
 from simulations.metrics import kl_monte_carlo, knn_precision_recall, tv, w2_1d, w2_gaussian
 from simulations.sampling import SyntheticSampling
@@ -69,6 +70,24 @@ def _mixture(p0: Distribution, models: list[Distribution], schedule: Schedule, i
     return Mixture([p0, *models], [float(alpha), *beta]), beta
 
 
+def _from_pool(pool: torch.Tensor, pi, i: int, size: int, gen) -> torch.Tensor:
+    """Round i's data with the real share taken from the fixed pool instead of p0."""
+    if i == 0:
+        return pool[torch.randperm(pool.shape[0], generator=gen, device=pool.device)[:size]]
+    alpha = float(pi.weights[0])
+    count = int(torch.binomial(torch.tensor(float(size), dtype=DTYPE, device=pool.device),
+                               torch.tensor(alpha, dtype=DTYPE, device=pool.device),
+                               generator=gen))
+    if count <= pool.shape[0]:
+        real = pool[torch.randperm(pool.shape[0], generator=gen, device=pool.device)[:count]]
+    else:  # more real points asked for than the pool holds: reuse them
+        real = pool[torch.randint(pool.shape[0], (count,), generator=gen, device=pool.device)]
+    if count == size:
+        return real
+    synthetic = Mixture(pi.components[1:], (pi.weights[1:] / pi.weights[1:].sum()).tolist())
+    return torch.cat([real, synthetic.sample(size - count, gen)])
+
+
 def _divergence_metrics(metrics, fitted, p0, pi, i, beta, errors, gen, z, confidence,
                         mc_samples):
     """TV, KL, W2 and the V1/V2 margins of one round (p0 with a density); returns e."""
@@ -104,6 +123,7 @@ def run_loop(
     mc_samples: int = 20_000,
     confidence: float = 0.95,
     sampling: SyntheticSampling | None = None,
+    real_data: str = "fresh",
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Run ``replicates`` independent loops of ``rounds`` rounds; return the tidy frame.
@@ -118,7 +138,14 @@ def run_loop(
     seed : replicate r uses its own stream spawned from ``seed`` (same seed, same numbers).
     sampling : biased (temperature) or self-corrected synthetic data; π_i then mixes
         the transformed models, so δ_i and V1 refer to the data actually used.
+    real_data : ``"fresh"`` (default: real points drawn anew from p0 each round, as the
+        theory assumes) or ``"pool"`` (the round-0 data set is the only real data; each
+        round's real share is drawn from it without replacement while it lasts). With a
+        pool, δ_i and V1 still refer to the nominal π_i with p0, so the V1 margin shows
+        what reusing real data costs.
     """
+    if real_data not in ("fresh", "pool"):
+        raise ValueError(f"real_data={real_data!r} is not known. Pass 'fresh' or 'pool'.")
     sampling = SyntheticSampling() if sampling is None else sampling
     dev = resolve_device(device)
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
@@ -139,9 +166,12 @@ def run_loop(
         holdout = p0.sample(HOLDOUT, gen)
         models: list[Distribution] = []  # the laws synthetic data are drawn from
         errors: list = []  # Estimates of TV(q_k, p0) for the sampling laws q_1, q_2, ...
+        pool = p0.sample(sizes[0], gen) if real_data == "pool" else None
         for i in range(rounds):
             pi, beta = _mixture(p0, models, schedule, i)
-            fitted = model.fit(pi.sample(sizes[i], gen))
+            data = pi.sample(sizes[i], gen) if pool is None else _from_pool(pool, pi, i, sizes[i],
+                                                                             gen)
+            fitted = model.fit(data)
             metrics = {
                 "mean": (float(fitted.mean()[0]),) * 3,
                 "var": (float(fitted.variance()[0]),) * 3,

@@ -73,7 +73,7 @@ def build_model(name: str, bandwidth="silverman"):
 
 def simulate(model: str, data: str, schedule: str, *, rounds: int, n: int, growth: float = 0.0,
              replicates: int = 1, seed: int = 0, device: str = "cpu", alpha=None, lam=None,
-             temperature: float = 1.0, self_correct: float = 0.0,
+             temperature: float = 1.0, self_correct: float = 0.0, real_data: str = "fresh",
              out: str | Path = "simulation-out", progress=None) -> dict:
     """Run the loop and write ``frame.csv`` and ``errors.png`` under ``out``."""
     if growth < 0:
@@ -84,7 +84,7 @@ def simulate(model: str, data: str, schedule: str, *, rounds: int, n: int, growt
     accumulate = 1 if schedule == "accumulate" else 0
     frame = run_loop(mdl, p0, sched, rounds, lambda i: n * (i + 1) ** (growth + accumulate),
                      replicates=replicates, seed=seed, device=device, progress=progress,
-                     sampling=SyntheticSampling(temperature, self_correct))
+                     sampling=SyntheticSampling(temperature, self_correct), real_data=real_data)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out / "frame.csv", index=False)

@@ -56,6 +56,9 @@ def test_simulate_growth_and_same_seed(tmp_path):
         (["simulate", "kde", "--n", "x"], "--n='x' is not an integer"),
         (["simulate", "kde", "--device", "tpu"], "device='tpu'"),
         (["simulate", "kde", "--growth", "-2"], "--growth must be >= 0"),
+        (["simulate", "kde", "--real-data", "reuse"], "--real-data='reuse' is not known"),
+        (["simulate", "kde", "--temperature", "0"], "--temperature must be > 0"),
+        (["simulate", "kde", "--self-correct", "2"], "--self-correct must lie in"),
     ],
 )
 def test_simulate_bad_input(capsys, argv, fragment):

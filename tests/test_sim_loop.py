@@ -259,3 +259,22 @@ def test_digits_are_the_bundled_images():
     assert all(tuple(r) in rows for r in x[:200])  # draws are rows of the data set
     with pytest.raises(ValueError, match="not a bundled data set"):
         make_source("mnist")
+
+
+def test_fixed_real_pool_versus_fresh_real_data():
+    p0 = make_distribution("gaussian")
+    args = dict(replicates=2, seed=13, mc_samples=500)
+    fresh = run_loop(GaussianMLEModel(), p0, ConstantRealShare(Fraction(1, 2)), 3, 60, **args)
+    pool = run_loop(GaussianMLEModel(), p0, ConstantRealShare(Fraction(1, 2)), 3, 60,
+                    real_data="pool", **args)
+    assert set(pool["metric"]) == set(fresh["metric"])
+    # round 0 trains on the pool itself in both designs: the same draws, the same fit
+    r0 = pool[(pool["round"] == 0) & (pool.metric == "mean")]["value"].to_numpy()
+    assert np.all(np.isfinite(r0))
+    # with all real data (alpha = 1) every round refits a permutation of the same pool
+    same = run_loop(GaussianMLEModel(), p0, ConstantRealShare(Fraction(1)), 3, 60,
+                    real_data="pool", replicates=1, seed=3, mc_samples=200)
+    means = same[same.metric == "mean"]["value"].to_numpy()
+    assert np.allclose(means, means[0], rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="real_data='reuse' is not known"):
+        run_loop(GaussianMLEModel(), p0, FullSynthetic(), 2, 20, real_data="reuse")
