@@ -96,7 +96,7 @@ def test_fft_binned_kde_2d_matches_exact_mixture():
     from simulations import GaussianMixture
     from simulations.kde_grid import kde_grid_density_2d
 
-    x = make_distribution("ring8").sample(3000, make_generator(4, torch.device("cpu")))
+    x = make_distribution("ring8").sample(1500, make_generator(4, torch.device("cpu")))
     h = torch.tensor([0.25, 0.3], dtype=torch.float64)
     gx = torch.linspace(-6, 6, 257, dtype=torch.float64)
     gy = torch.linspace(-6, 6, 241, dtype=torch.float64)
@@ -122,3 +122,36 @@ def test_cv_bandwidth_rescues_multimodal_data():
     g = make_distribution("gaussian").sample(1000, make_generator(7, torch.device("cpu")))
     ratio = float(KDEModel("cv").bandwidths(g)[0] / KDEModel("scott").bandwidths(g)[0])
     assert 0.5 < ratio < 2
+
+
+def test_kde_chains_round_zero_matches_the_unbatched_tv():
+    from simulations import GaussianMixture, tv_quadrature_1d
+    from simulations.batched import kde_chains
+
+    reps, size, h, seed = 5, 40, 0.3, 11
+    e = kde_chains(FullSynthetic(), 1, size, reps, bandwidth=h, seed=seed)
+    data = torch.randn((reps, size), dtype=torch.float64,
+                       generator=make_generator(seed, torch.device("cpu")))
+    p0 = make_distribution("gaussian")
+    for r in range(reps):
+        kde = GaussianMixture(data[r][:, None], [h] * size)
+        exact = tv_quadrature_1d(kde, p0)
+        assert float(e[r, 0]) == pytest.approx(exact.value, abs=1e-4)  # grid + binning error
+
+
+def test_kde_chains_jensen_bound_and_real_data_control():
+    from simulations.batched import kde_chains
+
+    h, reps = 0.4, 2000
+    # a 1025-point grid: its error (~1e-5) is far below the standard errors used here
+    e = kde_chains(FullSynthetic(), 4, 30, reps, bandwidth=h, seed=2, grid_points=1025)
+    mean, se = e.mean(0), e.std(0) / math.sqrt(reps)
+    for k in range(4):  # E[e] ≥ TV(N(0, 1 + (k+1) h²), N(0, 1)), one-sided 99.9%
+        bound = tv_gaussian_1d(0, 1, 0, math.sqrt(1 + (k + 1) * h * h))
+        assert float(mean[k] + 3.1 * se[k]) >= bound
+    kept = kde_chains(ConstantRealShare(Fraction(1, 2)), 8, 30, reps, bandwidth=h, seed=2,
+                      grid_points=1025)
+    drift = kde_chains(FullSynthetic(), 8, 30, reps, bandwidth=h, seed=2, grid_points=1025)
+    assert float(kept[:, -1].mean()) < float(drift[:, -1].mean())
+    with pytest.raises(ValueError, match="bandwidth must be 'silverman' or a number"):
+        kde_chains(FullSynthetic(), 2, 30, 3, bandwidth="scott")
