@@ -228,8 +228,8 @@ def table(name, rate, generations, eps, floor, const, n, delta, alpha, lam, exac
 
 @app.command()
 @click.argument("model")
-@click.option("--data", default="gaussian", help="gaussian, ring8, grid25, unequal, two-modes, "
-              "laplace; without density: moons, circles, swiss-roll, digits.")
+@click.option("--data", default="gaussian", help="gaussian, mixture, ring8, grid25, unequal, "
+              "two-modes, laplace; without density: moons, circles, swiss-roll, digits.")
 @click.option("--schedule", default="replace",
               help="replace, accumulate, accumulate-subsample or a boundkit schedule.")
 @click.option("--alpha", default=None, help="Real share (constant-real; final-rescue).")
@@ -243,11 +243,12 @@ def table(name, rate, generations, eps, floor, const, n, delta, alpha, lam, exac
 @click.option("--temperature", default="1", help="Biased sampling: synthetic variance x T.")
 @click.option("--self-correct", "self_correct", default="0",
               help="Self-correction strength in [0, 1] toward p0's moments.")
+@click.option("--dim", default="1", help="Dimension for --data gaussian or mixture.")
 @click.option("--real-data", "real_data", default="fresh",
               help="fresh (new real draws each round) or pool (the round-0 data only).")
 @click.option("--out", default="simulation-out", help="Folder for frame.csv and errors.png.")
 def simulate(model, data, schedule, alpha, lam, rounds, n, growth, replicates, seed, device,
-             temperature, self_correct, real_data, out) -> None:
+             temperature, self_correct, real_data, dim, out) -> None:
     """Train a self-consuming loop and check V1/V2 each round.
 
     MODEL: gaussian-mle, kde, gmm, diffusion-rf or diffusion-mlp.
@@ -267,13 +268,14 @@ def simulate(model, data, schedule, alpha, lam, rounds, n, growth, replicates, s
         "temperature": float(parse_positive(temperature, "--temperature", "0.8")),
         "self_correct": float(parse_share(self_correct, "--self-correct")),
         "real_data": real_data,
+        "dim": _integer(dim, "--dim", 1),
     }
     if real_data not in ("fresh", "pool"):
         raise ValueError(f"--real-data={real_data!r} is not known. Pass fresh or pool.")
     # refuse bad names before the progress bar draws anything (errors stay one line)
     build_model(model)
     build_schedule(schedule, args["alpha"], args["lam"])
-    make_p0(data, device=device)
+    make_p0(data, device=device, dim=args["dim"])
     with Progress(transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task("rounds", total=None)
         result = run(model, data, schedule,

@@ -209,7 +209,8 @@ def _ring(k: int, radius: float) -> np.ndarray:
 def make_distribution(name: str, device="cpu", dim: int = 1) -> Distribution:
     """The real distributions p0 by name.
 
-    ``gaussian`` (N(0, I_dim)), ``ring8`` (8 modes on a circle of radius 4, std 0.3),
+    ``gaussian`` (N(0, I_dim)), ``mixture`` (d-D: weights .5/.3/.2 at 2e_1, −2e_1 and
+    2e_d, std 0.7), ``ring8`` (8 modes on a circle of radius 4, std 0.3),
     ``grid25`` (5×5 grid, spacing 2, std 0.2), ``unequal`` (1-D, weights .6/.3/.1),
     ``two-modes`` (1-D, ½N(−15, 1) + ½N(15, 1), the far-apart case of Li et al. 2023),
     ``laplace`` (1-D mixture of two Laplace components, heavy tails).
@@ -219,6 +220,12 @@ def make_distribution(name: str, device="cpu", dim: int = 1) -> Distribution:
         if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
             raise ValueError(f"dim must be an integer >= 1; got {dim!r}.")
         return GaussianMixture(np.zeros((1, dim)), [1.0], device=dev)
+    if name == "mixture":
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+            raise ValueError(f"dim must be an integer >= 1; got {dim!r}.")
+        means = np.zeros((3, dim))
+        means[0, 0], means[1, 0], means[2, -1] = 2.0, -2.0, 2.0 if dim > 1 else 0.0
+        return GaussianMixture(means, [0.7, 0.7, 0.7], [0.5, 0.3, 0.2], device=dev)
     if name == "ring8":
         return GaussianMixture(_ring(8, 4.0), [0.3] * 8, device=dev)
     if name == "grid25":
@@ -236,4 +243,4 @@ def make_distribution(name: str, device="cpu", dim: int = 1) -> Distribution:
     )
 
 
-DISTRIBUTIONS = ("gaussian", "ring8", "grid25", "unequal", "two-modes", "laplace")
+DISTRIBUTIONS = ("gaussian", "mixture", "ring8", "grid25", "unequal", "two-modes", "laplace")

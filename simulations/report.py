@@ -45,12 +45,12 @@ def build_schedule(name: str, alpha=None, lam=None):
     return SCHEDULES[key]()
 
 
-def make_p0(name: str, device="cpu"):
+def make_p0(name: str, device="cpu", dim: int = 1):
     """The real data p0 by name: a distribution with a density, or a bundled data set."""
     if name in SOURCES:
         return make_source(name, device)
     if name in DISTRIBUTIONS:
-        return make_distribution(name, device=device)
+        return make_distribution(name, device=device, dim=dim)
     raise ValueError(f"data={name!r} is not known. Pass one of: "
                      f"{', '.join([*DISTRIBUTIONS, *SOURCES])}.")
 
@@ -74,13 +74,13 @@ def build_model(name: str, bandwidth="silverman"):
 def simulate(model: str, data: str, schedule: str, *, rounds: int, n: int, growth: float = 0.0,
              replicates: int = 1, seed: int = 0, device: str = "cpu", alpha=None, lam=None,
              temperature: float = 1.0, self_correct: float = 0.0, real_data: str = "fresh",
-             out: str | Path = "simulation-out", progress=None) -> dict:
+             dim: int = 1, out: str | Path = "simulation-out", progress=None) -> dict:
     """Run the loop and write ``frame.csv`` and ``errors.png`` under ``out``."""
     if growth < 0:
         raise ValueError(f"--growth must be >= 0; got {growth}. Pass e.g. --growth 4.")
     sched = build_schedule(schedule, alpha, lam)
     mdl = build_model(model)
-    p0 = make_p0(data, device=device)
+    p0 = make_p0(data, device=device, dim=dim)
     accumulate = 1 if schedule == "accumulate" else 0
     frame = run_loop(mdl, p0, sched, rounds, lambda i: n * (i + 1) ** (growth + accumulate),
                      replicates=replicates, seed=seed, device=device, progress=progress,

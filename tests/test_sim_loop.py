@@ -278,3 +278,14 @@ def test_fixed_real_pool_versus_fresh_real_data():
     assert np.allclose(means, means[0], rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match="real_data='reuse' is not known"):
         run_loop(GaussianMLEModel(), p0, FullSynthetic(), 2, 20, real_data="reuse")
+
+
+def test_five_dimensional_mixture_uses_monte_carlo_tv_and_keeps_v1():
+    p0 = make_distribution("mixture", dim=5)
+    assert p0.dim == 5 and float(p0.weights[0]) == 0.5
+    frame = run_loop(GaussianMLEModel(), p0, FullSynthetic(), 3, 300, seed=4, mc_samples=2000)
+    v = verdicts(frame)
+    assert v["v1_ok"].all() and v["v2_ok"].all()
+    e = frame[frame.metric == "e"]
+    # Hoeffding half-width at 95% for 200,000 terms: sqrt(log(40) / 400000)
+    assert np.allclose(e["hi"] - e["lo"], 2 * math.sqrt(math.log(40) / 400_000), atol=1e-12)
