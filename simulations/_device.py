@@ -38,3 +38,10 @@ def make_generator(seed: int, device: torch.device) -> torch.Generator:
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0; got {seed!r}. Pass e.g. seed=0.")
     return torch.Generator(device=device).manual_seed(seed)
+
+
+def check_counts(**values) -> None:
+    """Each keyword must be an integer >= 1 (rounds, replicates, widths, steps, ...)."""
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be an integer >= 1; got {v!r}. Pass e.g. {name}=10.")

@@ -22,7 +22,7 @@ import math
 import torch
 
 from boundkit import ConstantRealShare, FixedRatio, FullSynthetic, Schedule
-from simulations._device import DTYPE, make_generator, resolve_device
+from simulations._device import DTYPE, check_counts, make_generator, resolve_device
 
 
 def _latest_share(schedule: Schedule) -> float:
@@ -57,9 +57,7 @@ def gaussian_mle_chains(
     Column i is generation i (the model of round i). Round 0 trains on p0.
     """
     dev = resolve_device(device)
-    for name, v in (("rounds", rounds), ("n", n), ("replicates", replicates)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be an integer >= 1; got {v!r}.")
+    check_counts(rounds=rounds, n=n, replicates=replicates)
     if not (math.isfinite(mu0) and math.isfinite(sigma0) and sigma0 > 0):
         raise ValueError(f"sigma0 must be finite and > 0 (and mu0 finite); got {mu0}, {sigma0}.")
     if method not in ("sufficient", "explicit"):
@@ -156,10 +154,7 @@ def kde_chains(
     it fixed, and measures TV on a grid of ±(8σ0 + 8 max h) by FFT binning (Simpson).
     """
     dev = resolve_device(device)
-    for name, v in (("rounds", rounds), ("n", n), ("replicates", replicates),
-                    ("grid_points", grid_points)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be an integer >= 1; got {v!r}.")
+    check_counts(rounds=rounds, n=n, replicates=replicates, grid_points=grid_points)
     if grid_points % 2 == 0 or grid_points < 5:
         raise ValueError(f"grid_points must be odd and >= 5; got {grid_points}.")
     if not (bandwidth == "silverman" or (isinstance(bandwidth, int | float) and bandwidth > 0)):

@@ -9,15 +9,14 @@ per replicate by Simpson quadrature in 1-D.
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import torch
 
 from boundkit import Schedule
-from simulations._device import DTYPE, make_generator, resolve_device
+from simulations._device import DTYPE, check_counts, make_generator, resolve_device
 from simulations.batched import _latest_share
-from simulations.diffusion import OUSDE, RandomFeatureScore
+from simulations.diffusion import OUSDE, RandomFeatureScore, integrate_pf_ode
 from simulations.distributions import Distribution
 
 
@@ -66,19 +65,8 @@ class BatchedPFODE:
         return -x - s, -x.shape[-1] - div
 
     def _flow(self, x, forward: bool):
-        grid = self.sde.time_grid(self.steps, x.device)
-        if not forward:
-            grid = grid.flip(0)
-        acc = torch.zeros(x.shape[:2], dtype=DTYPE, device=x.device)
-        for a, b in itertools.pairwise(grid):
-            h, a, b = float(b - a), float(a), float(b)
-            k1, d1 = self._velocity(x, a, forward)
-            k2, d2 = self._velocity(x + h / 2 * k1, a + h / 2, forward)
-            k3, d3 = self._velocity(x + h / 2 * k2, a + h / 2, forward)
-            k4, d4 = self._velocity(x + h * k3, b, forward)
-            x = x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-            acc = acc + h / 6 * (d1 + 2 * d2 + 2 * d3 + d4)
-        return x, acc
+        return integrate_pf_ode(self._velocity, x, self.sde.time_grid(self.steps, x.device),
+                                forward)
 
     def sample(self, n: int, generator) -> torch.Tensor:
         reps, d = self.a.shape[0], self.w.shape[1]
@@ -112,9 +100,7 @@ def rf_diffusion_chains(schedule: Schedule, rounds: int, n: int, replicates: int
                         grid_points: int = 1025, seed: int = 0, device="cpu") -> torch.Tensor:
     """e_i = TV(p_{i+1}, p0) for R 1-D random-feature diffusion loops at once: (R, rounds)."""
     dev = resolve_device(device)
-    for name, v in (("rounds", rounds), ("n", n), ("replicates", replicates)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be an integer >= 1; got {v!r}.")
+    check_counts(rounds=rounds, n=n, replicates=replicates)
     if p0.dim != 1:
         raise ValueError(f"rf_diffusion_chains measures TV by 1-D quadrature; p0 has dimension "
                          f"{p0.dim}. Use simulations.run_loop for it.")

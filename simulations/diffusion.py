@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from simulations._device import DTYPE, make_generator
+from simulations._device import DTYPE, check_counts, make_generator
 from simulations.distributions import Distribution
 
 
@@ -156,6 +156,27 @@ def euler_flow(s_ff: torch.Tensor, s_yf: torch.Tensor, tau: float, steps: int) -
     return a
 
 
+def integrate_pf_ode(velocity, x: torch.Tensor, grid: torch.Tensor, forward: bool):
+    """Classic RK4 for dx/dt = v along ``grid`` (reversed unless ``forward``), carrying
+    ∫ div v dt alongside when ``forward``: returns (x at the end, the integral).
+
+    ``velocity(x, t, with_divergence)`` returns (v, div v or 0). Shared by the single
+    and the batched PF-ODE; x may be (N, d) or (R, N, d).
+    """
+    if not forward:
+        grid = grid.flip(0)
+    acc = torch.zeros(x.shape[:-1], dtype=DTYPE, device=x.device)
+    for a, b in itertools.pairwise(grid.tolist()):
+        h = b - a
+        k1, d1 = velocity(x, a, forward)
+        k2, d2 = velocity(x + h / 2 * k1, a + h / 2, forward)
+        k3, d3 = velocity(x + h / 2 * k2, a + h / 2, forward)
+        k4, d4 = velocity(x + h * k3, b, forward)
+        x = x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        acc = acc + h / 6 * (d1 + 2 * d2 + 2 * d3 + d4)
+    return x, acc
+
+
 class PFODEDistribution(Distribution):
     """The model p_{t0} of a trained score: sampled and evaluated by the same PF-ODE."""
 
@@ -175,19 +196,8 @@ class PFODEDistribution(Distribution):
 
     def _flow(self, x: torch.Tensor, forward: bool):
         """RK4 on (x, ∫ div v dt) along the grid; forward (t0 → T) also integrates div v."""
-        grid = self.sde.time_grid(self.steps, x.device)
-        if not forward:
-            grid = grid.flip(0)
-        acc = torch.zeros(x.shape[0], dtype=DTYPE, device=x.device)
-        for a, b in itertools.pairwise(grid):
-            h = float(b - a)
-            k1, d1 = self._velocity(x, a, forward)
-            k2, d2 = self._velocity(x + h / 2 * k1, a + h / 2, forward)
-            k3, d3 = self._velocity(x + h / 2 * k2, a + h / 2, forward)
-            k4, d4 = self._velocity(x + h * k3, b, forward)
-            x = x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-            acc = acc + h / 6 * (d1 + 2 * d2 + 2 * d3 + d4)
-        return x, acc
+        return integrate_pf_ode(self._velocity, x, self.sde.time_grid(self.steps, x.device),
+                                forward)
 
     def sample(self, n, generator):
         """PF-ODE samples (default), or reverse-SDE samples with ``sampler='sde'``.
@@ -254,10 +264,7 @@ class RFDiffusionModel:
     name: str = "diffusion-rf"
 
     def __post_init__(self):
-        for key in ("width", "draws", "ode_steps"):
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{key} must be an integer >= 1; got {v!r}.")
+        check_counts(width=self.width, draws=self.draws, ode_steps=self.ode_steps)
         if self.tau is not None and not self.tau > 0:
             raise ValueError(f"tau must be > 0; got {self.tau}. Pass None for 16 * width**2.")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from simulations._device import DTYPE, make_generator
+from simulations._device import DTYPE, check_counts, make_generator
 from simulations.distributions import GaussianMixture
 from simulations.models import _check_data
 
@@ -29,10 +29,7 @@ class GMMModel:
     name: str = "gmm"
 
     def __post_init__(self):
-        for key in ("k", "iters"):
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{key} must be an integer >= 1; got {v!r}. Pass e.g. {key}=3.")
+        check_counts(k=self.k, iters=self.iters)
 
     def fit(self, data: torch.Tensor) -> GaussianMixture:
         return self.fit_with_trace(data)[0]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from simulations._device import DTYPE, make_generator
+from simulations._device import DTYPE, check_counts, make_generator
 from simulations.diffusion import OUSDE, PFODEDistribution
 
 
@@ -87,10 +87,8 @@ class MLPDiffusionModel:
     def __post_init__(self):
         if isinstance(self.depth, bool) or self.depth not in (2, 3, 4):
             raise ValueError(f"depth must be 2, 3 or 4; got {self.depth!r}.")
-        for key in ("width", "steps", "batch", "ode_steps"):
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{key} must be an integer >= 1; got {v!r}.")
+        check_counts(width=self.width, steps=self.steps, batch=self.batch,
+                     ode_steps=self.ode_steps)
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0; got {self.lr}. Pass e.g. lr=3e-3.")
 
