@@ -265,6 +265,8 @@ class RFDiffusionModel:
 
     def __post_init__(self):
         check_counts(width=self.width, draws=self.draws, ode_steps=self.ode_steps)
+        if self.sampler not in ("ode", "sde"):
+            raise ValueError(f"sampler={self.sampler!r} is not known. Pass 'ode' or 'sde'.")
         if self.tau is not None and not self.tau > 0:
             raise ValueError(f"tau must be > 0; got {self.tau}. Pass None for 16 * width**2.")
 

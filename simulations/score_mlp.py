@@ -89,6 +89,8 @@ class MLPDiffusionModel:
             raise ValueError(f"depth must be 2, 3 or 4; got {self.depth!r}.")
         check_counts(width=self.width, steps=self.steps, batch=self.batch,
                      ode_steps=self.ode_steps)
+        if self.sampler not in ("ode", "sde"):
+            raise ValueError(f"sampler={self.sampler!r} is not known. Pass 'ode' or 'sde'.")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0; got {self.lr}. Pass e.g. lr=3e-3.")
 

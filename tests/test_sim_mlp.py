@@ -95,5 +95,6 @@ def test_bad_input():
     with pytest.raises(ValueError, match="lr must be > 0"):
         MLPDiffusionModel(lr=0)
     with pytest.raises(ValueError, match="sampler='euler' is not known"):
-        RFDiffusionModel(sampler="euler").fit(torch.zeros((4, 1), dtype=torch.float64) +
-                                             torch.arange(4.0, dtype=torch.float64)[:, None])
+        RFDiffusionModel(sampler="euler")  # refused before any work
+    with pytest.raises(ValueError, match="sampler='euler' is not known"):
+        MLPDiffusionModel(sampler="euler")
