@@ -50,6 +50,7 @@ from boundkit.schedules import (
     FullSynthetic,
     GeneralSchedule,
     Schedule,
+    make_schedule,
 )
 
 __version__ = "0.1.0"
@@ -89,6 +90,7 @@ __all__ = [
     "lambda_critical",
     "lambda_critical_certified",
     "lambda_critical_exact",
+    "make_schedule",
     "max_generation",
     "phase_transition",
     "rescue_share",

@@ -30,6 +30,7 @@ from boundkit.schedules import (
     FinalRoundRescue,
     FixedRatio,
     FullSynthetic,
+    make_schedule,
 )
 from boundkit.tables import (
     FORMATS,
@@ -158,13 +159,10 @@ def _schedule(name: str, alpha: str | None, lam: str | None):
         raise ValueError(f"--alpha applies to constant-real and final-rescue, not {name}.")
     if lam is not None and name != "fixed-ratio":
         raise ValueError(f"--lambda applies to fixed-ratio, not {name}.")
-    if name == "constant-real":
-        return ConstantRealShare(parse_share(alpha or "1/2", "--alpha", allow_zero=False))
-    if name == "final-rescue":
-        return FinalRoundRescue(None if alpha is None else parse_share(alpha, "--alpha"))
-    if name == "fixed-ratio":
-        return FixedRatio(parse_nonnegative(lam or "1", "--lambda", "1"))
-    return SCHEDULES[name]()
+    share = None if alpha is None else parse_share(alpha, "--alpha",
+                                                   allow_zero=name != "constant-real")
+    ratio = None if lam is None else parse_nonnegative(lam, "--lambda", "1")
+    return make_schedule(name, share, ratio)
 
 
 def _source(delta, rate, n, const) -> dict:

@@ -339,6 +339,23 @@ def _fmt(x: Weight) -> str:
     return str(x) if isinstance(x, Fraction) else f"{x:.12g}"
 
 
+def make_schedule(name: str, alpha=None, lam=None) -> Schedule:
+    """A named schedule with the defaults every front end uses.
+
+    ``constant-real`` takes ``alpha`` (default 1/2), ``fixed-ratio`` takes ``lam``
+    (default 1), ``final-rescue`` takes ``alpha`` (default: R3's (i−1)/i).
+    """
+    if name not in SCHEDULES:
+        raise ValueError(f"schedule={name!r} is not known. Pass one of: {', '.join(SCHEDULES)}.")
+    if name == "constant-real":
+        return ConstantRealShare(Fraction(1, 2) if alpha is None else alpha)
+    if name == "fixed-ratio":
+        return FixedRatio(Fraction(1) if lam is None else lam)
+    if name == "final-rescue":
+        return FinalRoundRescue(alpha)
+    return SCHEDULES[name]()
+
+
 #: Named schedules for the CLI and tables.
 SCHEDULES: dict[str, type[Schedule]] = {
     cls.name: cls

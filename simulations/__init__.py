@@ -25,11 +25,10 @@ from simulations.metrics import (
     tv_quadrature_1d,
     w2_gaussian,
 )
-from simulations.models import MODELS, GaussianMLEModel, KDEModel
+from simulations.models import GaussianMLEModel, KDEModel
 
 __all__ = [
     "DISTRIBUTIONS",
-    "MODELS",
     "Distribution",
     "Estimate",
     "GaussianMLEModel",

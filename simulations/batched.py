@@ -39,6 +39,14 @@ def _latest_share(schedule: Schedule) -> float:
     )
 
 
+def _latest_mix(schedule: Schedule, n: int) -> tuple[float, int]:
+    """(real share α, samples per round) for a latest-only schedule; at least 2 samples."""
+    size = round(n * float(schedule.size_factor))
+    if size < 2:
+        raise ValueError(f"each round needs at least 2 samples to fit a model; got {size}.")
+    return _latest_share(schedule), size
+
+
 def gaussian_mle_chains(
     schedule: Schedule,
     rounds: int,
@@ -62,10 +70,7 @@ def gaussian_mle_chains(
         raise ValueError(f"sigma0 must be finite and > 0 (and mu0 finite); got {mu0}, {sigma0}.")
     if method not in ("sufficient", "explicit"):
         raise ValueError(f"method={method!r} is not known. Pass 'sufficient' or 'explicit'.")
-    alpha = _latest_share(schedule)
-    size = round(n * float(schedule.size_factor))
-    if size < 2:
-        raise ValueError(f"each round needs at least 2 samples to fit a variance; got {size}.")
+    alpha, size = _latest_mix(schedule, n)
     gen = make_generator(seed, dev)
     means = torch.empty((replicates, rounds), dtype=DTYPE, device=dev)
     variances = torch.empty_like(means)
@@ -159,10 +164,7 @@ def kde_chains(
         raise ValueError(f"grid_points must be odd and >= 5; got {grid_points}.")
     if not (bandwidth == "silverman" or (isinstance(bandwidth, int | float) and bandwidth > 0)):
         raise ValueError(f"bandwidth must be 'silverman' or a number > 0; got {bandwidth!r}.")
-    alpha = _latest_share(schedule)
-    size = round(n * float(schedule.size_factor))
-    if size < 2:
-        raise ValueError(f"each round needs at least 2 samples; got {size}.")
+    alpha, size = _latest_mix(schedule, n)
     gen = make_generator(seed, dev)
     errors = torch.empty((replicates, rounds), dtype=DTYPE, device=dev)
     data = sigma0 * torch.randn((replicates, size), dtype=DTYPE, device=dev, generator=gen)

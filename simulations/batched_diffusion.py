@@ -15,7 +15,7 @@ import torch
 
 from boundkit import Schedule
 from simulations._device import DTYPE, check_counts, make_generator, resolve_device
-from simulations.batched import _latest_share
+from simulations.batched import _latest_mix
 from simulations.diffusion import OUSDE, RandomFeatureScore, integrate_pf_ode
 from simulations.distributions import Distribution
 
@@ -106,8 +106,7 @@ def rf_diffusion_chains(schedule: Schedule, rounds: int, n: int, replicates: int
                          f"{p0.dim}. Use simulations.run_loop for it.")
     if grid_points % 2 == 0 or grid_points < 5:
         raise ValueError(f"grid_points must be odd and >= 5; got {grid_points}.")
-    alpha = _latest_share(schedule)
-    size = round(n * float(schedule.size_factor))
+    alpha, size = _latest_mix(schedule, n)
     gen = make_generator(seed, dev)
     data = p0.sample(replicates * size, gen).reshape(replicates, size, 1)
     lo, hi = p0.support_box()

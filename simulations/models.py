@@ -119,14 +119,3 @@ class KDEModel:
         h = _floor_degenerate(self.bandwidths(data))
         return GaussianMixture(data, h[None].expand_as(data), device=data.device)
 
-
-def _late():
-    from simulations.diffusion import RFDiffusionModel
-    from simulations.gmm import GMMModel
-    from simulations.score_mlp import MLPDiffusionModel
-
-    return {"gmm": GMMModel, "diffusion-rf": RFDiffusionModel,
-            "diffusion-mlp": MLPDiffusionModel}
-
-
-MODELS = {"gaussian-mle": GaussianMLEModel, "kde": KDEModel, **_late()}

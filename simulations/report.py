@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from boundkit import SCHEDULES, FinalRoundRescue, FixedRatio, bound_values
-from boundkit.schedules import ConstantRealShare
+from boundkit import SCHEDULES, bound_values, make_schedule
 from simulations.datasets import SOURCES, make_source
 from simulations.diffusion import RFDiffusionModel
 from simulations.distributions import DISTRIBUTIONS, make_distribution
@@ -36,13 +35,7 @@ def build_schedule(name: str, alpha=None, lam=None):
     if key not in SCHEDULES:
         known = ", ".join([*SCHEDULES, *ALIASES])
         raise ValueError(f"--schedule={name!r} is not known. Pass one of: {known}.")
-    if key == "constant-real":
-        return ConstantRealShare(alpha if alpha is not None else 0.5)
-    if key == "fixed-ratio":
-        return FixedRatio(lam if lam is not None else 1)
-    if key == "final-rescue":
-        return FinalRoundRescue(alpha)
-    return SCHEDULES[key]()
+    return make_schedule(key, alpha, lam)
 
 
 def make_p0(name: str, device="cpu", dim: int = 1):
@@ -55,20 +48,16 @@ def make_p0(name: str, device="cpu", dim: int = 1):
                      f"{', '.join([*DISTRIBUTIONS, *SOURCES])}.")
 
 
-def build_model(name: str, bandwidth="silverman"):
-    """A model by name: gaussian-mle, kde, gmm, diffusion-rf or diffusion-mlp."""
-    if name == "gaussian-mle":
-        return GaussianMLEModel()
-    if name == "kde":
-        return KDEModel(bandwidth)
-    if name == "diffusion-rf":
-        return RFDiffusionModel()
-    if name == "gmm":
-        return GMMModel()
-    if name == "diffusion-mlp":
-        return MLPDiffusionModel()
-    raise ValueError(f"MODEL={name!r} is not known. Pass gaussian-mle, kde, gmm, diffusion-rf "
-                     f"or diffusion-mlp.")
+#: Models by CLI name, with their default settings.
+MODELS = {"gaussian-mle": GaussianMLEModel, "kde": KDEModel, "gmm": GMMModel,
+          "diffusion-rf": RFDiffusionModel, "diffusion-mlp": MLPDiffusionModel}
+
+
+def build_model(name: str):
+    """A model by name (see :data:`MODELS`), with its default settings."""
+    if name not in MODELS:
+        raise ValueError(f"MODEL={name!r} is not known. Pass one of: {', '.join(MODELS)}.")
+    return MODELS[name]()
 
 
 def simulate(model: str, data: str, schedule: str, *, rounds: int, n: int, growth: float = 0.0,

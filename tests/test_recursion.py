@@ -182,3 +182,15 @@ def test_float_weights_within_tolerance_are_accepted():
 def test_invalid_input_names_the_argument(make, fragment):
     with pytest.raises(ValueError, match=fragment):
         make()
+
+
+def test_make_schedule_defaults_and_refusal():
+    from boundkit import make_schedule
+
+    assert make_schedule("constant-real") == ConstantRealShare(Fraction(1, 2))
+    assert make_schedule("fixed-ratio") == FixedRatio(Fraction(1))
+    assert make_schedule("fixed-ratio", lam=Fraction(3)).size_factor == 4
+    assert make_schedule("final-rescue") == FinalRoundRescue()
+    assert make_schedule("balanced") == Balanced()
+    with pytest.raises(ValueError, match="schedule='nope' is not known"):
+        make_schedule("nope")

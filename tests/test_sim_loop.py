@@ -10,7 +10,6 @@ from scipy.stats import chi2
 
 from boundkit import Balanced, ConstantRealShare, FixedRatio, FullSynthetic
 from simulations import (
-    GaussianMixture,
     GaussianMLEModel,
     KDEModel,
     make_distribution,
@@ -185,7 +184,6 @@ def test_model_bad_input():
     half = torch.stack([torch.arange(6.0), torch.zeros(6)], 1).to(torch.float64)
     fit = KDEModel().fit(half)
     assert float(fit.scales[0, 1]) == pytest.approx(1e-3 * float(fit.scales[0, 0]))
-    assert GaussianMixture([[0.0]], [1.0]).dim == 1
 
 
 def test_biased_and_self_corrected_sampling_keep_v1_and_pinsker():
@@ -268,9 +266,9 @@ def test_fixed_real_pool_versus_fresh_real_data():
     pool = run_loop(GaussianMLEModel(), p0, ConstantRealShare(Fraction(1, 2)), 3, 60,
                     real_data="pool", **args)
     assert set(pool["metric"]) == set(fresh["metric"])
-    # round 0 trains on the pool itself in both designs: the same draws, the same fit
-    r0 = pool[(pool["round"] == 0) & (pool.metric == "mean")]["value"].to_numpy()
-    assert np.all(np.isfinite(r0))
+    # later rounds differ: fresh real draws versus reuse of the round-0 pool
+    later = (fresh["round"] > 0) & (fresh.metric == "mean")
+    assert not np.allclose(fresh[later]["value"].to_numpy(), pool[later]["value"].to_numpy())
     # with all real data (alpha = 1) every round refits a permutation of the same pool
     same = run_loop(GaussianMLEModel(), p0, ConstantRealShare(Fraction(1)), 3, 60,
                     real_data="pool", replicates=1, seed=3, mc_samples=200)
