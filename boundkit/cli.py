@@ -284,6 +284,20 @@ def simulate(model, data, schedule, alpha, lam, rounds, n, growth, replicates, s
     Console().print(f"frame: {result['frame']}\nfigure: {result['figure']}")
 
 
+@app.command(
+    "prove",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+    help="Check the machine-checked derivations of R1-R7, E3, E4 (see: boundkit prove -h).",
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def prove(args) -> int:
+    """Forward to ``python -m proofs`` (imported only here: boundkit stays light)."""
+    from proofs.cli import main as proofs_main
+
+    return proofs_main(list(args), prog="boundkit prove")
+
+
 def _integer(text: str, option: str, minimum: int) -> int:
     try:
         value = int(text)

@@ -70,6 +70,7 @@ class Proof:
     steps: tuple[Step, ...]
     mutants: tuple[Step, ...] = ()
     summary: str = ""
+    claim: str = ""  # the result, in LaTeX
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ class NoCounterexample:
     violates: Callable[[object], bool]
     max_examples: int = 300
     prec: int = 128
-    method: str = "distribution inequality (hypothesis, exact)"
+    method: str = "hypothesis search"
 
     def run(self) -> Outcome:
         cfg = settings(max_examples=self.max_examples, derandomize=True, database=None,

@@ -94,7 +94,7 @@ class SignOnBox:
     max_depth: int = 24
     max_boxes: int = 20_000
     prec: int = 128
-    method: str = "sign on box (arb branch and bound)"
+    method: str = "arb branch & bound"
 
     def run(self) -> Outcome:
         if self.relation not in _CERTAIN:

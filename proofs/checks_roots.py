@@ -38,7 +38,7 @@ class Descartes:
 
     blocks: tuple
     expected: int
-    method: str = "root count (Descartes' rule of signs)"
+    method: str = "Descartes' rule"
 
     def run(self) -> Outcome:
         signs = []
@@ -70,7 +70,7 @@ class RootCount:
     lo: sp.Rational
     hi: sp.Rational
     expected: int
-    method: str = "root count (sympy count_roots, exact)"
+    method: str = "Sturm count (exact)"
 
     def run(self) -> Outcome:
         lo, hi = sp.Rational(self.lo), sp.Rational(self.hi)

@@ -21,10 +21,17 @@ from proofs._core import Outcome
 REFUTE_ABOVE = sp.Float("1e-40", 60)
 
 
+def _factor_exponents(expr: sp.Expr) -> sp.Expr:
+    """Bring every symbolic exponent to a canonical factored form, then merge powers."""
+    expr = expr.replace(lambda e: e.is_Pow and not e.exp.is_Number,
+                        lambda e: sp.Pow(e.base, sp.factor(e.exp)))
+    return sp.powsimp(sp.expand_power_base(sp.expand(expr), force=True), force=True)
+
+
 def _simplify_to_zero(expr: sp.Expr) -> bool:
     """True when one of a few increasingly expensive simplifications gives 0."""
     for f in (sp.expand, sp.cancel, lambda e: sp.powsimp(sp.expand_power_base(e), force=True),
-              sp.simplify):
+              _factor_exponents, sp.simplify):
         e = f(expr)
         if e == 0:
             return True
@@ -106,7 +113,7 @@ class Induction:
     step: Callable[[Callable[[sp.Expr], sp.Expr], sp.Expr], sp.Expr]
     direct: Callable[[int], sp.Expr] | None = None
     instances: int = 6
-    method: str = "induction (base + symbolic step)"
+    method: str = "induction"
 
     def run(self) -> Outcome:
         if self.direct is not None:
@@ -147,7 +154,7 @@ class Sign:
 
     expr: sp.Expr
     relation: str
-    method: str = "sign (sympy assumptions)"
+    method: str = "sign (assumptions)"
 
     def run(self) -> Outcome:
         if self.relation not in RELATIONS:

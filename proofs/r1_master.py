@@ -129,10 +129,11 @@ def _boundkit_agrees(seed: int) -> bool | str:
 
 PROOF = Proof(
     name="R1",
-    title="Master inequality: e_{i+1} ≤ δ_i + Σ_k β_{i,k} e_k and its unrolled bound",
+    title="Master inequality and its unrolled bound",
+    claim=r"e_{i+1} \le \delta_i + \sum_k \beta_{i,k} e_k,\quad b = (I - B)^{-1}\delta",
     assumptions=(
         r"\alpha_i, \beta_{i,k} \ge 0,\ \alpha_i + \sum_k \beta_{i,k} = 1",
-        r"all distributions on one space; TV is half the L^1 distance",
+        r"\text{all distributions on one space; TV is half the } L^1 \text{ distance}",
         r"e_k = \mathrm{TV}(p_k, p_0),\ \delta_i = \mathrm{TV}(p_{i+1}, \pi_i)",
     ),
     steps=(

@@ -57,7 +57,9 @@ CASES = ((1, "1/10", "1/4", 1), (9, "1/20", "1/4", 2), (5, "1/100", "1/2", 1), (
 
 PROOF = Proof(
     name="R2",
-    title="Full synthetic: e_{i+1} ≤ (i+1)δ, so n ≥ (C(i+1)/ε)^{1/r} (quartic at r = 1/4)",
+    title="Full synthetic data: quartic sample growth",
+    claim=(r"e_{i+1} \le (i+1)\delta \le \varepsilon \iff n \ge (C(i+1)/\varepsilon)^{1/r}"
+           r" = \Theta(i^4/\varepsilon^4) \text{ at } r = 1/4"),
     assumptions=(r"\delta_k = C n_k^{-r},\ C > 0,\ 0 < r < 1", r"\varepsilon > 0,\ i \ge 0",
                  r"\alpha_i = 0,\ \beta_{i,i} = 1"),
     steps=(

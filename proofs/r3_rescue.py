@@ -43,9 +43,11 @@ def _boundkit_agrees(case) -> bool | str:
 
 PROOF = Proof(
     name="R3",
-    title="Final-round rescue: α_i ≥ (i−1)/i gives e_{i+1} ≤ 2δ; in general α_i ≥ 1 − (c−1)/i",
+    title="Final-round real data",
+    claim=(r"\alpha_i \ge \tfrac{i-1}{i} \Rightarrow e_{i+1} \le 2\delta;\quad "
+           r"e_{i+1} \le c\delta \iff \alpha_i \ge 1 - \tfrac{c-1}{i}"),
     assumptions=(r"i \ge 1,\ \delta > 0,\ c \ge 1",
-                 r"rounds 0..i-1 full synthetic, so b_i = i\delta\ (R2)",
+                 r"\text{rounds } 0..i-1 \text{ full synthetic, so } b_i = i\delta\ (R2)",
                  r"\alpha_i \in [0, 1],\ \beta_{i,i} = 1 - \alpha_i"),
     steps=(
         Step("last round of the recursion",

@@ -63,7 +63,8 @@ def _boundkit_agrees(rounds: int) -> bool | str:
 
 PROOF = Proof(
     name="R4",
-    title="Balanced schedule: e_{i+1} ≤ δ H_{i+1}, harmonic drift",
+    title="Balanced schedule: harmonic drift",
+    claim=r"e_{i+1} \le \delta H_{i+1} \approx \delta(\ln(i+1) + \gamma)",
     assumptions=(r"\alpha_i = \beta_{i,k} = 1/(i+1)", r"\delta_k = \delta > 0", r"n \ge 1"),
     steps=(
         Step("harmonic sum lemma",

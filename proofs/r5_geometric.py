@@ -43,7 +43,8 @@ def _boundkit_agrees(share: str) -> bool | str:
 
 PROOF = Proof(
     name="R5",
-    title="Constant real share: e_{i+1} ≤ δ(1 − (1−α)^{i+1})/α ≤ δ/α",
+    title="Constant real share: a geometric bound",
+    claim=r"e_{i+1} \le \delta\,\frac{1-(1-\alpha)^{i+1}}{\alpha} \le \frac{\delta}{\alpha}",
     assumptions=(r"0 < \alpha \le 1,\ \beta_{i,i} = 1 - \alpha", r"\delta_k = \delta > 0"),
     steps=(
         Step("geometric sum by induction",

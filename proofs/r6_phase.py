@@ -66,7 +66,7 @@ def _sides(gen: int, rate: Fraction):
 class _RiseThenFall:
     """Both sides of the critical point, certified on boxes, for a few (i, r)."""
 
-    method = "sign on box (arb branch and bound)"
+    method = "arb branch & bound"
 
     def __init__(self, cases):
         self.cases = cases

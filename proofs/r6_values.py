@@ -83,7 +83,7 @@ def _increasing(rate: Fraction) -> bool | str:
 class _SlopeValue:
     """u*(1/4) by arb's Lambert W (lower branch); boundkit's float slope inside ±1e-12."""
 
-    method = "interval value (arb Lambert W)"
+    method = "arb value"
 
     def __init__(self, branch: int = -1):
         self.branch = branch
@@ -209,7 +209,10 @@ def _shifted_enclosure(case) -> bool | str:
 
 PROOF = Proof(
     name="R6",
-    title="Phase transition: B_i rises then falls; λ'_i = x'/(1−x'), x' the unique root of h_i",
+    title="Phase transition in the synthetic-to-real ratio",
+    claim=(r"B_i \text{ rises, then falls past } \lambda'_i = \tfrac{x'}{1-x'},\ "
+           r"x' \text{ the unique root in } (0,1) \text{ of } "
+           r"h_i(x) = (1-r)\sum_{k\le i} x^k - (i+1)x^i"),
     assumptions=(r"\delta = C n_i^{-r},\ n_i = (1+\lambda)n,\ C, n > 0", r"0 < r < 1,\ i \ge 1",
                  r"x = \lambda/(1+\lambda) \in [0, 1),\ K = Cn^{-r}"),
     steps=STEPS + VALUE_STEPS,

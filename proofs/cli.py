@@ -1,0 +1,74 @@
+"""``python -m proofs`` and ``boundkit prove``: check the derivations and report.
+
+Exit codes: 0 when every step passed and every wrong variant was rejected, 1
+when any step failed (or a wrong variant was accepted), 2 with one line on bad
+arguments.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command(
+    "prove",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Check the machine-checked derivations of THEORY.md (R1-R7, E3, E4). "
+    "NAMES selects results (default: all).",
+)
+@click.argument("names", nargs=-1)
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "latex"]),
+              default="text", show_default=True,
+              help="text (rich table), or an appendix-ready markdown / latex document.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the markdown / latex document here (default: standard output).")
+@click.option("--no-mutants", is_flag=True, help="Skip the wrong variants.")
+@click.option("--list", "list_only", is_flag=True, help="List the results and exit.")
+def prove(names, fmt, output, no_mutants, list_only) -> int:
+    """Run the selected proofs and print or write the report; return the exit code."""
+    import proofs
+    from proofs import report as rep
+
+    chosen = proofs.select(names)
+    if list_only:
+        for p in chosen:
+            click.echo(f"{p.name}\t{len(p.steps)} steps, {len(p.mutants)} wrong variants\t"
+                       f"{p.title}")
+        return 0
+    if output is not None and fmt == "text":
+        raise click.UsageError("--output needs --format markdown or latex.")
+    report = proofs.run_proofs(chosen, mutants=not no_mutants)
+    if fmt == "text":
+        rep.render_text(report)
+    else:
+        document = rep.RENDERERS[fmt](report)
+        if output is None:
+            click.echo(document)
+        else:
+            output.write_text(document, encoding="utf-8")
+            click.echo(f"{fmt} document: {output}")
+            click.echo(rep.summary(report))
+    return 0 if report.ok else 1
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m proofs") -> int:
+    """Run the command; user errors print one line and return 2, never a traceback."""
+    try:
+        result = prove.main(args=argv, prog_name=prog, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.exceptions.UsageError as exc:
+        return _fail(prog, exc.format_message())
+    except click.exceptions.Abort:
+        return _fail(prog, "aborted.")
+    except (ValueError, OSError) as exc:
+        return _fail(prog, str(exc))
+    return result if isinstance(result, int) else 0
+
+
+def _fail(prog: str, message: str) -> int:
+    sys.stderr.write(f"{prog}: error: " + " ".join(str(message).split()) + "\n")
+    return 2
