@@ -25,3 +25,5 @@ test: install
 
 bench: install
 	$(PY) benchmarks/bench_threshold.py
+	$(PY) benchmarks/bench_simulations.py
+	$(PY) benchmarks/bench_proofs.py
