@@ -29,6 +29,7 @@ class Outcome:
     passed: bool
     scope: str
     detail: str = ""
+    depth: int | None = None  # branch-and-bound depth reached, for certified boxes
 
     def __post_init__(self):
         if self.scope not in SCOPES:

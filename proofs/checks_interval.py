@@ -138,4 +138,4 @@ class SignOnBox:
             stack.append(({**b, s: (m, hi)}, depth + 1))
         return Outcome(True, "certified box",
                        f"{self.expr} {self.relation[:-1]} 0 on {where}; depth {deepest}, "
-                       f"{count} boxes, {self.prec}-bit balls")
+                       f"{count} boxes, {self.prec}-bit balls", depth=deepest)

@@ -21,7 +21,7 @@ from fractions import Fraction
 
 import sympy as sp
 
-from proofs._core import Step
+from proofs._core import Outcome, Step
 from proofs.checks_interval import SignOnBox
 from proofs.checks_roots import Descartes, RootCount
 from proofs.checks_symbolic import Identity, Induction, Limit, Sign
@@ -71,19 +71,17 @@ class _RiseThenFall:
     def __init__(self, cases):
         self.cases = cases
 
-    def run(self):
-        from proofs._core import Outcome
-
-        depth = []
+    def run(self) -> Outcome:
+        depth = 0
         for gen, rate in self.cases:
             for side in _sides(gen, rate):
                 out = side.run()
                 if not out.passed:
                     return Outcome(False, "certified box", f"i={gen}, r={rate}: {out.detail}")
-                depth.append(int(out.detail.split("depth ")[1].split(",")[0]))
+                depth = max(depth, out.depth)
         return Outcome(True, "certified box",
                        f"h_i > 0 on [0, a], < 0 on [b, 1] around the isolating interval (a, b) "
-                       f"for {len(self.cases)} (i, r) cases; deepest box depth {max(depth)}")
+                       f"for {len(self.cases)} (i, r) cases; deepest box depth {depth}", depth)
 
 
 STEPS = (

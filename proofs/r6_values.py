@@ -61,6 +61,12 @@ ENCLOSURE_CASES = tuple((g, q) for q in (Fraction(1, 4), Fraction(1, 2), Fractio
                         for g in (*range(1, 11), 50, 200, 1000, 5000))
 
 
+def _lambda2_residual(rate: sp.Rational) -> Identity:
+    """h_2 at x(λ), λ = (3 + √13)/2: zero exactly when r = 1/4."""
+    x_at = (lam / (1 + lam)).subs(lam, (3 + sp.sqrt(13)) / 2)
+    return Identity(h_expr(2, rate).subs(X, x_at), 0)
+
+
 def _exact_values_agree(rate: str) -> bool | str:
     from boundkit.phase import lambda_critical_exact
 
@@ -133,8 +139,7 @@ VALUE_STEPS = (
          lambda: Identity(h_expr(1, r).subs(X, lam / (1 + lam)).subs(lam, (1 - r) / (2 * r)), 0)),
     Step("lambda'_2 = (3 + sqrt 13)/2 at r = 1/4",
          r"h_2\big(x(\lambda)\big) = 0 \text{ at } \lambda = \tfrac{3+\sqrt{13}}{2},\ r = 1/4",
-         lambda: Identity(h_expr(2, sp.Rational(1, 4)).subs(X, lam / (1 + lam))
-                          .subs(lam, (3 + sp.sqrt(13)) / 2), 0)),
+         lambda: _lambda2_residual(sp.Rational(1, 4))),
     Step("boundkit's exact lambda'_1 matches",
          r"\texttt{lambda\_critical\_exact}(1, r) = (1-r)/(2r)",
          lambda: Instances("rates", ("1/4", "1/2", "1/10", "9/10", "2/3"), _exact_values_agree)),
@@ -185,8 +190,7 @@ VALUE_MUTANTS = (
          lambda: Identity(h_expr(1, sp.Rational(1, 4)).subs(X, sp.Rational(1, 2)), 0)),
     Step("MUTANT: lambda'_2 = (3 + sqrt 13)/2 at r = 1/2",
          r"h_2\big(x(\tfrac{3+\sqrt{13}}{2})\big) = 0,\ r = 1/2",
-         lambda: Identity(h_expr(2, sp.Rational(1, 2)).subs(X, lam / (1 + lam))
-                          .subs(lam, (3 + sp.sqrt(13)) / 2), 0)),
+         lambda: _lambda2_residual(sp.Rational(1, 2))),
     Step("MUTANT: a shifted enclosure",
          r"\lambda'_i \in [hi, 2\,hi]",
          lambda: Instances("shifted", ((3, Fraction(1, 4)),), _shifted_enclosure)),
