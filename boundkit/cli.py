@@ -328,19 +328,25 @@ def main(argv: list[str] | None = None) -> int:
 
     User errors print one line, ``boundkit: error: ...``, and return 2.
     """
+    return run_command(app, argv, "boundkit", (ValueError, ZeroDivisionError, OverflowError))
+
+
+def run_command(command: click.Command, argv: list[str] | None, prog: str,
+                user_errors: tuple[type[Exception], ...]) -> int:
+    """Run a click command; usage errors and ``user_errors`` print one line and return 2."""
     try:
-        result = app.main(args=argv, prog_name="boundkit", standalone_mode=False)
+        result = command.main(args=argv, prog_name=prog, standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
     except click.exceptions.UsageError as exc:
-        return _fail(exc.format_message())
+        return _fail(prog, exc.format_message())
     except click.exceptions.Abort:
-        return _fail("aborted.")
-    except (ValueError, ZeroDivisionError, OverflowError) as exc:
-        return _fail(str(exc))
+        return _fail(prog, "aborted.")
+    except user_errors as exc:
+        return _fail(prog, str(exc))
     return result if isinstance(result, int) else 0
 
 
-def _fail(message: str) -> int:
-    sys.stderr.write("boundkit: error: " + " ".join(str(message).split()) + "\n")
+def _fail(prog: str, message: str) -> int:
+    sys.stderr.write(f"{prog}: error: " + " ".join(str(message).split()) + "\n")
     return 2

@@ -7,7 +7,6 @@ arguments.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -56,19 +55,6 @@ def prove(names, fmt, output, no_mutants, list_only) -> int:
 
 def main(argv: list[str] | None = None, prog: str = "python -m proofs") -> int:
     """Run the command; user errors print one line and return 2, never a traceback."""
-    try:
-        result = prove.main(args=argv, prog_name=prog, standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code or 0)
-    except click.exceptions.UsageError as exc:
-        return _fail(prog, exc.format_message())
-    except click.exceptions.Abort:
-        return _fail(prog, "aborted.")
-    except (ValueError, OSError) as exc:
-        return _fail(prog, str(exc))
-    return result if isinstance(result, int) else 0
+    from boundkit.cli import run_command
 
-
-def _fail(prog: str, message: str) -> int:
-    sys.stderr.write(f"{prog}: error: " + " ".join(str(message).split()) + "\n")
-    return 2
+    return run_command(prove, argv, prog, (ValueError, OSError))

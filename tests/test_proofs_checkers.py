@@ -141,8 +141,12 @@ def test_tv_and_mix_are_exact(w):
     p = tuple(Fraction(v, sum(w)) for v in w)
     q = (Fraction(1, 3),) * 3
     assert tv(p, p) == 0
-    assert tv(p, q) == sum(abs(a - b) for a, b in zip(p, q, strict=True)) / 2
-    assert mix([Fraction(1), Fraction(0)], [p, q]) == p
+    # TV is also the largest p(A) − q(A) over events A: an independent characterisation.
+    events = [[j for j in range(3) if mask >> j & 1] for mask in range(8)]
+    assert tv(p, q) == max(sum((p[j] - q[j] for j in A), Fraction(0)) for A in events)
+    half = mix([Fraction(1, 2), Fraction(1, 2)], [p, q])
+    assert half == tuple((a + b) / 2 for a, b in zip(p, q, strict=True))
+    assert tv(half, q) == tv(p, q) / 2
 
 
 def test_a_crashing_checker_fails_the_step():
