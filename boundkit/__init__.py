@@ -17,6 +17,7 @@ from boundkit.error_models import (
     PowerLaw,
     derived_rate,
 )
+from boundkit.errors import InvalidArgument, NotCertified
 from boundkit.growth import (
     GenerationLimit,
     GrowthRow,
@@ -40,9 +41,9 @@ from boundkit.phase import (
     risk_expr,
 )
 from boundkit.recursion import bound_exact, bound_expr, bound_symbolic, bound_values, bounds
+from boundkit.registry import ERROR_MODEL_REGISTRY, SCHEDULE_REGISTRY, SCHEDULES, make_schedule
 from boundkit.rescue import rescue_share, rescue_share_for_eps
 from boundkit.schedules import (
-    SCHEDULES,
     Balanced,
     ConstantRealShare,
     FinalRoundRescue,
@@ -50,14 +51,15 @@ from boundkit.schedules import (
     FullSynthetic,
     GeneralSchedule,
     Schedule,
-    make_schedule,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ERROR_MODEL_REGISTRY",
     "KDE",
     "SCHEDULES",
+    "SCHEDULE_REGISTRY",
     "Balanced",
     "ConstantRealShare",
     "Custom",
@@ -70,7 +72,9 @@ __all__ = [
     "GeneralSchedule",
     "GenerationLimit",
     "GrowthRow",
+    "InvalidArgument",
     "LiDiffusion",
+    "NotCertified",
     "PhasePoint",
     "PowerLaw",
     "Schedule",

@@ -1,78 +1,149 @@
-"""Parsing of command-line values: rates, numbers and generation lists."""
+"""Command-line values as click parameter types built on boundkit's checks and registries.
+
+Each type converts the text the user typed and, on bad input, raises
+:class:`~boundkit.errors.InvalidArgument` naming the option as typed (``--alpha``)
+and the fix; the CLI prints that as one line and exits 2.
+"""
 
 from __future__ import annotations
 
-from fractions import Fraction
+from collections.abc import Callable
+
+import click
 
 from boundkit._checks import (
+    MAX_GENERATION,
+    MAX_GENERATIONS,
+    check_generations,
+    check_int,
     check_nonnegative,
     check_positive,
     check_rate,
     check_share,
+    check_tv,
     to_fraction,
 )
-
-#: Most generations one command may ask for.
-MAX_GENERATIONS = 1_000_000
+from boundkit.errors import InvalidArgument
 
 
-def parse_number(text: str, option: str) -> Fraction:
-    """A fraction ("1/4") or decimal ("0.25", "1e-3") read exactly."""
-    return to_fraction(text, option)
+def option_name(param: click.Parameter | None, fallback: str = "value") -> str:
+    """The option as the user types it (``--lambda``), or the argument's name."""
+    if param is None:
+        return fallback
+    if isinstance(param, click.Option):
+        return max(param.opts, key=len)
+    return (param.name or fallback).upper()
 
 
-def parse_rate(text: str, option: str = "--rate") -> Fraction:
-    """A rate in (0, 1)."""
-    return check_rate(text, option)
+class _Checked(click.ParamType):
+    """A click type whose conversion is one of boundkit's checks."""
+
+    def __init__(self, name: str, check: Callable[[str, str], object]):
+        self.name = name
+        self._check = check
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return value  # already converted (a default given as an object)
+        return self._check(value, option_name(param))
 
 
-def parse_positive(text: str, option: str, example: str = "1") -> Fraction:
-    """A number > 0, named by its option in any error."""
-    return check_positive(text, option, example)
+RATE = _Checked("rate", check_rate)
+NUMBER = _Checked("number", to_fraction)
+POSITIVE = _Checked("positive", lambda v, o: check_positive(v, o))
+NONNEGATIVE = _Checked("nonnegative", lambda v, o: check_nonnegative(v, o))
+SHARE = _Checked("share", lambda v, o: check_share(v, o))
+TV = _Checked("tv", lambda v, o: check_tv(v, o))
 
 
-def parse_nonnegative(text: str, option: str, example: str = "0") -> Fraction:
-    """A number >= 0, named by its option in any error."""
-    return check_nonnegative(text, option, example)
+def integer(minimum: int, maximum: int | None = None) -> _Checked:
+    """An integer option in [minimum, maximum] (decimal digits only)."""
+
+    def check(value: str, option: str) -> int:
+        text = value.strip()
+        if not (text.lstrip("+-").isdigit() and text.isascii() and len(text) <= 30):
+            raise InvalidArgument(f"{option}={value!r} is not an integer. Pass e.g. {option} "
+                                  f"{max(minimum, 10)}.", argument=option)
+        return check_int(int(text), option, minimum, maximum)
+
+    return _Checked("integer", check)
 
 
-def parse_share(text: str, option: str, *, allow_zero: bool = True) -> Fraction:
-    """A real-data share in [0, 1] (or (0, 1])."""
-    return check_share(text, option, allow_zero=allow_zero)
-
-
-def parse_generations(text: str, option: str = "--generations") -> list[int]:
+def parse_generations(text: str, option: str = "--generations", minimum: int = 1,
+                      reason: str = "") -> list[int]:
     """``N`` (that generation alone), ``A..B`` (inclusive) and comma lists of both.
+
+    Generations must be distinct, >= ``minimum`` (``reason`` says why when it is 1),
+    at most 10^12, and at most 1,000,000 of them.
 
     >>> parse_generations("1..3,7")
     [1, 2, 3, 7]
     """
     out: list[int] = []
+    total = 0
     for part in str(text).split(","):
         part = part.strip()
         lo_txt, sep, hi_txt = part.partition("..")
-        try:
-            lo = int(lo_txt)
-            hi = int(hi_txt) if sep else lo
-        except ValueError:
-            raise ValueError(
-                f"{option}={text!r} is not a generation list. Pass N, A..B or a comma list, "
-                f"e.g. {option} 1..10 or {option} 1,2,5."
-            ) from None
-        if lo < 1:
-            raise ValueError(
-                f"{option}={text!r} includes {lo}; generations start at 1 (generation i is "
-                f"the model of round i). Pass e.g. {option} 1..10."
-            )
+        if not all(t.strip().isdigit() and t.isascii() and len(t.strip()) <= 13
+                   for t in ([lo_txt, hi_txt] if sep else [lo_txt])):
+            raise InvalidArgument(
+                f"{option}={text!r} is not a generation list. Pass N, A..B or a comma list of "
+                f"non-negative integers, e.g. {option} 1..10 or {option} 1,2,5.", argument=option)
+        lo = int(lo_txt)
+        hi = int(hi_txt) if sep else lo
+        if lo < minimum:
+            why = f" ({reason})" if reason else ""
+            raise InvalidArgument(f"{option}={text!r} includes {lo}; generations start at "
+                                  f"{minimum} here{why}. Pass e.g. {option} {minimum}..10.",
+                                  argument=option)
         if hi < lo:
-            raise ValueError(
-                f"{option}={text!r} has the empty range {part}. Pass A..B with A <= B, "
-                f"e.g. {option} 1..10."
-            )
-        if hi - lo + 1 + len(out) > MAX_GENERATIONS:
-            raise ValueError(
-                f"{option}={text!r} asks for more than {MAX_GENERATIONS:,} generations. "
-                f"Pass a shorter range."
-            )
+            raise InvalidArgument(f"{option}={text!r} has the empty range {part}. Pass A..B "
+                                  f"with A <= B, e.g. {option} 1..10.", argument=option)
+        if hi > MAX_GENERATION:
+            raise InvalidArgument(f"{option}={text!r} goes beyond generation 10^12. Pass smaller "
+                                  f"generations.", argument=option)
+        total += hi - lo + 1
+        if total > MAX_GENERATIONS:
+            raise InvalidArgument(f"{option}={text!r} asks for more than {MAX_GENERATIONS:,} "
+                                  f"generations. Pass a shorter range.", argument=option)
         out.extend(range(lo, hi + 1))
-    return out
+    return check_generations(out, option, minimum)
+
+
+class Generations(click.ParamType):
+    """A generation list (see :func:`parse_generations`)."""
+
+    name = "generations"
+
+    def __init__(self, minimum: int = 0, reason: str = ""):
+        self.minimum, self.reason = minimum, reason
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, list):
+            return value
+        return parse_generations(value, option_name(param, "--generations"), self.minimum,
+                                 self.reason)
+
+
+class Names(click.ParamType):
+    """One of a registry's names; ``loader`` returns them (called lazily, e.g. for simulations).
+
+    Unlike ``click.Choice`` the names may come from a module imported only when the
+    option is used, so that ``boundkit threshold`` never imports torch.
+    """
+
+    name = "name"
+
+    def __init__(self, loader: Callable[[], tuple[str, ...]], kind: str):
+        self._loader, self.kind = loader, kind
+
+    def convert(self, value, param, ctx):
+        names = self._loader()
+        if value not in names:
+            option = option_name(param)
+            raise InvalidArgument(f"{option}={value!r} is not a known {self.kind}. Pass one of: "
+                                  f"{', '.join(names)}.", argument=option)
+        return value
+
+    def get_metavar(self, param, ctx=None):
+        return self.kind.upper()

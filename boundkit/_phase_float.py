@@ -15,6 +15,7 @@ Safeguarded Newton in log u (log t) with a bisection fallback, on all i at once.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -72,11 +73,37 @@ def split_rate(r) -> tuple[float, float]:
     return float(r), 1.0 - float(r)
 
 
+def log_one_minus(r) -> float:
+    """log(1 − r) to full relative precision for every r in (0, 1).
+
+    log1p(−r) for r < 1/2 (log(float(1 − r)) would keep only ~7 digits at r = 1e-9),
+    log(1 − r) with 1 − r formed exactly (Fraction) or in float above.
+    """
+    rf, omr = split_rate(r)
+    return math.log1p(-rf) if rf < 0.5 else math.log(omr)
+
+
 def asymptotic_u(r) -> float:
-    """u*(r) > 0 solving (1−r)(e^u − 1) = u: u* = −(1−r) − W_{−1}(−(1−r) e^{−(1−r)})."""
+    """u*(r) > 0 solving (1−r)(e^u − 1) = u, i.e. L(u*) = −log(1 − r).
+
+    Equal to −(1−r) − W_{−1}(−(1−r) e^{−(1−r)}) (Lambert W, lower branch), which is
+    the starting point; W loses half its digits near the branch point −1/e (small r),
+    so the root is polished by safeguarded Newton on L, to full relative precision
+    (L(s) ∈ [s/2, s] brackets it in [c, 2c], c = −log(1 − r)).
+    """
     _, a = split_rate(r)
+    c = -log_one_minus(r)
     w = lambertw(-a * np.exp(-a), k=-1)
-    return float(-a - w.real)
+    guess = float(-a - w.real)
+    if not (math.isfinite(guess) and c <= guess <= 2 * c):
+        guess = 1.5 * c
+
+    def f(v, idx):
+        u = np.exp(v)
+        return logphi(u) - c, u * dlogphi(u)
+
+    lo, hi = np.array([math.log(c)]), np.array([math.log(2 * c)])
+    return float(np.exp(_newton(f, lo, hi, np.log(np.array([guess])))[0]))
 
 
 def _newton(f, lo, hi, guess, *, max_iter=200, strict=True):
@@ -118,8 +145,8 @@ def _newton(f, lo, hi, guess, *, max_iter=200, strict=True):
 def critical_u(gens: np.ndarray, r) -> np.ndarray:
     """u = (i+1) t at the critical point λ'_i, for every generation i ≥ 1 at once."""
     big_n = np.asarray(gens, dtype=np.float64) + 1.0
-    r, omr = split_rate(r)
-    a = np.log(omr)  # log(1 − r) < 0
+    a = log_one_minus(r)  # log(1 − r) < 0
+    r, _ = split_rate(r)
     lo = -a / (1.0 - 0.5 / big_n)
     with np.errstate(divide="ignore"):
         hi = np.where(big_n >= 3, -a / (0.5 - 1.0 / np.maximum(big_n, 3)), np.inf)

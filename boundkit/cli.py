@@ -1,37 +1,39 @@
-"""The ``boundkit`` command line: threshold, growth, bound and table.
+"""The ``boundkit`` command line: threshold, growth, bound, table, simulate and prove.
 
 Human output is a rich table; ``--format json`` is the stable machine contract
-(a JSON array, one object per generation; see the README). Bad arguments exit
-with code 2 and one line naming the argument and the fix, never a traceback.
+(a JSON array, one object per generation; see the README).
+
+Error contract (exit codes): 0 success; 2 a refused argument (``InvalidArgument``
+or a usage error), printed as one line naming the option as typed and the fix;
+1 anything else, which is a bug (or an unwritable disk), printed as one line
+saying so; ``boundkit --debug COMMAND ...`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
+from pathlib import Path
 
 import click
 import pandas as pd
+from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 
 from boundkit._parse import (
-    parse_generations,
-    parse_nonnegative,
-    parse_positive,
-    parse_rate,
-    parse_share,
+    NONNEGATIVE,
+    POSITIVE,
+    RATE,
+    SHARE,
+    TV,
+    Generations,
+    Names,
+    integer,
 )
-from boundkit.early_stopping import LiDiffusion
-from boundkit.error_models import KDE, Fu2024Diffusion, GaussianMLE, PowerLaw
-from boundkit.schedules import (
-    SCHEDULES,
-    Balanced,
-    ConstantRealShare,
-    FinalRoundRescue,
-    FixedRatio,
-    FullSynthetic,
-    make_schedule,
-)
+from boundkit.errors import InvalidArgument, NotCertified
+from boundkit.registry import ERROR_MODEL_REGISTRY, SCHEDULE_REGISTRY
 from boundkit.tables import (
     FORMATS,
     bound_table,
@@ -41,20 +43,14 @@ from boundkit.tables import (
     schedule_table,
 )
 
+#: Most rows printed as a rich table, LaTeX or Markdown (JSON and CSV have no limit).
+MAX_TABLE_ROWS = 10_000
+#: ``--exact`` (sympy CRootOf) limits: generations per call, and the largest one.
+MAX_EXACT_ROWS = 100
 
-@click.group(
-    context_settings={"help_option_names": ["-h", "--help"]},
-    help="Bounds for self-consuming generative models (Fu et al., ICML 2024). "
-    "Generation i is the model p_{i+1} produced by round i.",
-)
-@click.version_option(package_name="boundkit")
-def app() -> None:
-    """The boundkit command group."""
-
-MODELS = ("power-law", "fu2024", "li2023", "kde", "gaussian-mle")
 GEN_HELP = "N (that generation), A..B, or a comma list; generation i is the model of round i."
 FMT_HELP = "table (rich, default), json, csv, latex or markdown."
-TABLES = ("phase-transition", "growth", "schedules")
+NO_GEN0 = "R6: round 0 trains on real data only, so it has no phase transition"
 #: Short column captions for the rich table (the JSON keys stay the contract).
 HEADERS = {
     "generation": "i",
@@ -67,6 +63,49 @@ HEADERS = {
     "lambda_critical_exact": "λ' exact",
     "n_required": "n required",
 }
+#: Python parameter names to the options as typed.
+OPTION = {"alpha": "--alpha", "lam": "--lambda", "rate": "--rate", "const": "--const",
+          "floor": "--floor", "n": "--n", "temperature": "--temperature",
+          "self_correct": "--self-correct", "dim": "--dim"}
+
+
+def _spell(name: str) -> str:
+    return OPTION.get(name, "--" + name.replace("_", "-"))
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Bounds for self-consuming generative models (Fu et al., ICML 2024). "
+    "Generation i is the model p_{i+1} produced by round i. Exit codes: 0 ok, 2 a refused "
+    "argument, 1 a bug.",
+)
+@click.version_option(package_name="boundkit")
+@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
+def app(debug: bool) -> None:
+    """The boundkit command group."""
+
+
+def _given(*names: str) -> dict[str, bool]:
+    """Which options the user typed (not defaults)."""
+    ctx = click.get_current_context()
+    return {n: ctx.get_parameter_source(n) in (ParameterSource.COMMANDLINE,
+                                               ParameterSource.ENVIRONMENT) for n in names}
+
+
+def _refuse_unless(allowed: set[str], context: str, **typed: bool) -> None:
+    """Refuse typed options outside ``allowed``, saying which ones apply."""
+    for name, was_typed in typed.items():
+        if was_typed and name not in allowed:
+            ok = ", ".join(_spell(a) for a in sorted(allowed)) or "none"
+            raise InvalidArgument(f"{_spell(name)} does not apply to {context}; the options that "
+                                  f"do: {ok}. Drop {_spell(name)}.", argument=name)
+
+
+def _check_rows(count: int, fmt: str) -> None:
+    if fmt in ("table", "latex", "markdown") and count > MAX_TABLE_ROWS:
+        raise InvalidArgument(f"{count:,} rows are too many for --format {fmt} (limit "
+                              f"{MAX_TABLE_ROWS:,}). Use --format json or csv for more rows, "
+                              f"or pass fewer --generations.", argument="format")
 
 
 def _emit(df: pd.DataFrame, fmt: str, title: str) -> None:
@@ -89,162 +128,194 @@ def _cell(value) -> str:
     return str(value)
 
 
-def _check_format(fmt: str) -> str:
-    if fmt not in ("table", *FORMATS):
-        known = ", ".join(("table", *FORMATS))
-        raise ValueError(f"--format={fmt!r} is not known. Pass one of: {known}.")
-    return fmt
-
-
-def _model(name: str, rate: str | None, const: str):
-    if name not in MODELS:
-        raise ValueError(f"--model={name!r} is not known. Pass one of: {', '.join(MODELS)}.")
-    if name == "power-law":
-        return PowerLaw(parse_rate(rate or "1/4"), parse_positive(const, "--const"))
-    if rate is not None:
-        raise ValueError(
-            f"--rate applies to --model power-law only; {name} derives its own rate. "
-            f"Drop --rate or pass --model power-law."
-        )
-    return {"fu2024": Fu2024Diffusion, "li2023": LiDiffusion, "kde": KDE,
-            "gaussian-mle": GaussianMLE}[name]()
-
-
-def _threshold_df(rate, generations, floor, const, n, exact):
-    return phase_transition_table(
-        parse_rate(rate), parse_generations(generations),
-        const=parse_positive(const, "--const"), n=parse_positive(n, "--n", "10000"),
-        floor=parse_nonnegative(floor, "--floor"), exact=exact,
-    )
-
-
 def _format_option(f):
-    return click.option("--format", "fmt", default="table", help=FMT_HELP)(f)
+    return click.option("--format", "fmt", type=click.Choice(["table", *FORMATS]),
+                        default="table", help=FMT_HELP)(f)
 
 
-@app.command()
-@click.option("--rate", default="1/4", help="TV rate r in (0, 1), e.g. 1/4 or 0.25.")
-@click.option("--generations", default="1..10", help=GEN_HELP)
-@click.option("--floor", default="0", help="Floor C0 of the per-round error (R6 with a floor).")
-@click.option("--const", default="1", help="Constant C of the power law.")
-@click.option("--n", default="1", help="Real samples per round (matters only with a floor).")
-@click.option("--exact", is_flag=True, help="Add the exact algebraic lambda' (sympy).")
-@_format_option
-def threshold(rate, generations, floor, const, n, exact, fmt) -> None:
-    """R6: the critical synthetic-to-real ratio lambda' and the break-even ratio."""
-    _check_format(fmt)
-    df = _threshold_df(rate, generations, floor, const, n, exact)
+def _threshold(rate, generations, floor, const, n, exact, fmt, context):
+    typed = _given("const", "n")
+    if floor == 0:
+        _refuse_unless(set(), f"{context} without --floor (lambda' depends on neither n nor C "
+                       f"under a pure power law)", **typed)
+    _check_rows(len(generations), fmt)
+    if exact and (floor > 0 or len(generations) > MAX_EXACT_ROWS):
+        raise InvalidArgument(
+            "--exact gives the algebraic lambda' of a pure power law for at most "
+            f"{MAX_EXACT_ROWS} generations; " + ("drop --floor" if floor > 0 else
+                                                 "pass fewer --generations") + " or drop --exact.",
+            argument="exact")
+    df = phase_transition_table(rate, generations, const=const, n=n, floor=floor, exact=exact)
     _emit(df, fmt, f"R6 phase transition, r = {rate}")
 
 
 @app.command()
-@click.option("--eps", default="1/10", help="Target TV bound epsilon > 0.")
-@click.option("--rate", default=None, help="TV rate r in (0, 1) (power law; default 1/4).")
-@click.option("--generations", default="1..10", help=GEN_HELP)
-@click.option("--const", default="1", help="Constant C of the power law.")
-@click.option("--model", default="power-law", help="power-law, fu2024, li2023, kde, gaussian-mle.")
+@click.option("--rate", type=RATE, default="1/4", help="TV rate r in (0, 1), e.g. 1/4 or 0.25.")
+@click.option("--generations", type=Generations(1, NO_GEN0), default="1..10", help=GEN_HELP)
+@click.option("--floor", type=NONNEGATIVE, default="0",
+              help="Floor C0 of the per-round error (R6 with a floor).")
+@click.option("--const", type=POSITIVE, default="1", help="Constant C (with --floor).")
+@click.option("--n", type=POSITIVE, default="1", help="Real samples per round (with --floor).")
+@click.option("--exact", is_flag=True, help="Add the exact algebraic lambda' (sympy; i <= 200).")
+@_format_option
+def threshold(rate, generations, floor, const, n, exact, fmt) -> None:
+    """R6: the critical synthetic-to-real ratio lambda' and the break-even ratio."""
+    _threshold(rate, generations, floor, const, n, exact, fmt, "threshold")
+
+
+def _model(name: str, rate, const):
+    return ERROR_MODEL_REGISTRY.build(name, "--model", rate=rate, const=const)
+
+
+@app.command()
+@click.option("--eps", type=POSITIVE, default="1/10", help="Target TV bound epsilon > 0.")
+@click.option("--rate", type=RATE, default=None, help="TV rate r (power-law; default 1/4).")
+@click.option("--generations", type=Generations(0), default="1..10", help=GEN_HELP)
+@click.option("--const", type=POSITIVE, default=None, help="Constant C (power-law, gaussian-mle).")
+@click.option("--model", type=click.Choice(ERROR_MODEL_REGISTRY.names()), default="power-law",
+              help="The per-round error model (THEORY.md §3).")
 @_format_option
 def growth(eps, rate, generations, const, model, fmt) -> None:
     """R2: samples per round needed to keep generation i within eps (full synthetic)."""
-    _check_format(fmt)
-    m = _model(model, rate, const)
-    df = growth_table(parse_generations(generations), parse_positive(eps, "--eps", "0.1"), m)
+    ERROR_MODEL_REGISTRY.check_options(model, {"rate": rate, "const": const}, _spell, "--model")
+    _check_rows(len(generations), fmt)
+    df = growth_table(generations, eps, _model(model, rate, const))
     _emit(df, fmt, f"R2 sample growth, {model}, eps = {eps}")
 
 
-def _schedule(name: str, alpha: str | None, lam: str | None):
-    if name not in SCHEDULES:
-        raise ValueError(f"--schedule={name!r} is not known. Pass one of: {', '.join(SCHEDULES)}.")
-    if alpha is not None and name not in ("constant-real", "final-rescue"):
-        raise ValueError(f"--alpha applies to constant-real and final-rescue, not {name}.")
-    if lam is not None and name != "fixed-ratio":
-        raise ValueError(f"--lambda applies to fixed-ratio, not {name}.")
-    share = None if alpha is None else parse_share(alpha, "--alpha",
-                                                   allow_zero=name != "constant-real")
-    ratio = None if lam is None else parse_nonnegative(lam, "--lambda", "1")
-    return make_schedule(name, share, ratio)
+def _schedule(name: str, alpha, lam):
+    entry = SCHEDULE_REGISTRY.check_options(name, {"alpha": alpha, "lam": lam}, _spell,
+                                            "--schedule")
+    if name == "constant-real" and alpha == 0:
+        raise InvalidArgument("--alpha must lie in (0, 1] for constant-real (alpha = 0 is "
+                              "full-synthetic); got 0. Pass e.g. --alpha 1/2.", argument="alpha")
+    return entry, SCHEDULE_REGISTRY.build(name, "--schedule", alpha=alpha, lam=lam)
 
 
-def _source(delta, rate, n, const) -> dict:
+def _source(delta, rate, n, const, accumulate: bool = False) -> dict:
+    typed = _given("delta", "rate", "n", "const")
     if delta is not None:
-        if rate is not None or n is not None:
-            raise ValueError("pass --delta D, or --rate R --n N [--const C]; not both.")
-        return {"delta": parse_positive(delta, "--delta", "0.01")}
+        _refuse_unless({"delta"}, "a constant --delta", **typed)
+        return {"delta": delta}
     if rate is None or n is None:
-        raise ValueError("pass --delta D (per-round error), or --rate R --n N [--const C].")
-    return {"model": PowerLaw(parse_rate(rate), parse_positive(const, "--const")),
-            "n": float(parse_positive(n, "--n", "10000"))}
+        raise InvalidArgument("pass --delta D (per-round error), or --rate R --n N [--const C].",
+                              argument="delta")
+    sizes = (lambda k: float(n) * (k + 1)) if accumulate else float(n)
+    return {"model": ERROR_MODEL_REGISTRY.build("power-law", rate=rate, const=const),
+            "n": sizes}
 
 
 @app.command()
-@click.option("--schedule", required=True, help=", ".join(SCHEDULES))
-@click.option("--generations", default="1..10", help=GEN_HELP)
-@click.option("--alpha", default=None, help="Real share (constant-real; final-rescue).")
-@click.option("--lambda", "lam", default=None, help="Synthetic-to-real ratio (fixed-ratio).")
-@click.option("--delta", default=None, help="Per-round error delta.")
-@click.option("--rate", default=None, help="Power-law rate r (with --n).")
-@click.option("--n", default=None, help="Real samples per round (with --rate).")
-@click.option("--const", default="1", help="Power-law constant C.")
+@click.option("--schedule", type=click.Choice(SCHEDULE_REGISTRY.names()), required=True,
+              help="The mixing schedule (THEORY.md §4); replace and accumulate are aliases.")
+@click.option("--generations", type=Generations(0), default="1..10", help=GEN_HELP)
+@click.option("--alpha", type=SHARE, default=None, help="Real share (constant-real; final-rescue).")
+@click.option("--lambda", "lam", type=NONNEGATIVE, default=None,
+              help="Synthetic-to-real ratio (fixed-ratio).")
+@click.option("--delta", type=TV, default=None, help="Per-round error delta in (0, 1].")
+@click.option("--rate", type=RATE, default=None, help="Power-law rate r (with --n).")
+@click.option("--n", type=POSITIVE, default=None, help="Real samples per round (with --rate).")
+@click.option("--const", type=POSITIVE, default=None, help="Power-law constant C (with --rate).")
 @_format_option
 def bound(schedule, generations, alpha, lam, delta, rate, n, const, fmt) -> None:
     """R1: the bound on e_{i+1} = TV(p_{i+1}, p0) for one schedule."""
-    _check_format(fmt)
-    s = _schedule(schedule, alpha, lam)
-    df = bound_table([s], parse_generations(generations), **_source(delta, rate, n, const))
+    entry, s = _schedule(schedule, alpha, lam)
+    source = _source(delta, rate, n, const, entry.accumulate)
+    _check_rows(len(generations), fmt)
+    df = bound_table([s], generations, **source)
     _emit(df, fmt, f"R1 bound, {schedule}")
 
 
+#: The options each table takes (Python names).
+TABLE_OPTIONS = {
+    "phase-transition": {"rate", "generations", "floor", "const", "n", "exact", "fmt"},
+    "growth": {"rate", "generations", "eps", "const", "fmt"},
+    "schedules": {"generations", "delta", "rate", "n", "const", "alpha", "lam", "fmt"},
+}
+
+
 @app.command()
-@click.argument("name")
-@click.option("--rate", default=None, help="TV rate r in (0, 1) (default 1/4).")
-@click.option("--generations", default="1..10", help=GEN_HELP)
-@click.option("--eps", default="1/10", help="growth: target epsilon.")
-@click.option("--floor", default="0", help="phase-transition: floor C0.")
-@click.option("--const", default="1", help="Power-law constant C.")
-@click.option("--n", default=None, help="Samples per round.")
-@click.option("--delta", default=None, help="schedules: per-round error (default 1).")
-@click.option("--alpha", default="1/2", help="schedules: real share (constant-real).")
-@click.option("--lambda", "lam", default="1", help="schedules: ratio (fixed-ratio).")
+@click.argument("name", type=click.Choice(list(TABLE_OPTIONS)))
+@click.option("--rate", type=RATE, default=None, help="TV rate r in (0, 1) (default 1/4).")
+@click.option("--generations", type=Generations(0), default="1..10", help=GEN_HELP)
+@click.option("--eps", type=POSITIVE, default="1/10", help="growth: target epsilon.")
+@click.option("--floor", type=NONNEGATIVE, default="0", help="phase-transition: floor C0.")
+@click.option("--const", type=POSITIVE, default=None, help="Power-law constant C.")
+@click.option("--n", type=POSITIVE, default=None, help="Samples per round.")
+@click.option("--delta", type=TV, default=None, help="schedules: per-round error (default 1).")
+@click.option("--alpha", type=SHARE, default="1/2", help="schedules: real share (constant-real).")
+@click.option("--lambda", "lam", type=NONNEGATIVE, default="1",
+              help="schedules: ratio (fixed-ratio).")
 @click.option("--exact", is_flag=True, help="phase-transition: add the exact lambda'.")
 @_format_option
 def table(name, rate, generations, eps, floor, const, n, delta, alpha, lam, exact, fmt) -> None:
     """Paper-ready tables. NAME: phase-transition (R6), growth (R2), schedules (R1)."""
-    _check_format(fmt)
+    typed = _given("rate", "generations", "eps", "floor", "const", "n", "delta", "alpha", "lam",
+                   "exact", "fmt")
+    _refuse_unless(TABLE_OPTIONS[name], f"table {name}", **typed)
     if name == "phase-transition":
-        df = _threshold_df(rate or "1/4", generations, floor, const, n or "1", exact)
-        title = f"R6 phase transition, r = {rate or '1/4'}"
-    elif name == "growth":
-        m = _model("power-law", rate, const)
-        df = growth_table(parse_generations(generations), parse_positive(eps, "--eps", "0.1"), m)
+        if 0 in generations:
+            raise InvalidArgument(f"--generations includes 0; {NO_GEN0}. Pass generations >= 1.",
+                                  argument="generations")
+        _threshold(rate or "1/4", generations, floor, const or 1, n or 1, exact, fmt,
+                   "table phase-transition")
+        return
+    _check_rows(len(generations), fmt)
+    if name == "growth":
+        df = growth_table(generations, eps, _model("power-law", rate, const))
         title = f"R2 sample growth, r = {rate or '1/4'}, eps = {eps}"
-    elif name == "schedules":
-        df, title = _schedules_df(generations, alpha, lam, delta, rate, n, const)
     else:
-        raise ValueError(f"table {name!r} is not known. Pass one of: {', '.join(TABLES)}.")
+        if alpha == 0:
+            raise InvalidArgument("--alpha must lie in (0, 1] for the constant-real column; got "
+                                  "0. Pass e.g. --alpha 1/2.", argument="alpha")
+        in_units = delta is None and rate is None and n is None
+        source = {"delta": 1} if in_units else _source(delta, rate, n, const)
+        schedules = [SCHEDULE_REGISTRY.build(s, alpha=alpha if s in ("constant-real",) else None,
+                                             lam=lam if s == "fixed-ratio" else None)
+                     for s in SCHEDULE_REGISTRY.names(aliases=False)]
+        df = schedule_table(schedules, generations, **source)
+        title = "R1 bounds by schedule" + (" (units of delta)" if in_units else "")
     _emit(df, fmt, title)
 
 
+def _sim_names(which: str):
+    def load() -> tuple[str, ...]:
+        from simulations import registry
+
+        return getattr(registry, which).names()
+    return load
+
+
 @app.command()
-@click.argument("model")
-@click.option("--data", default="gaussian", help="gaussian, mixture, ring8, grid25, unequal, "
-              "two-modes, laplace; without density: moons, circles, swiss-roll, digits.")
-@click.option("--schedule", default="replace",
-              help="replace, accumulate, accumulate-subsample or a boundkit schedule.")
-@click.option("--alpha", default=None, help="Real share (constant-real; final-rescue).")
-@click.option("--lambda", "lam", default=None, help="Synthetic-to-real ratio (fixed-ratio).")
-@click.option("--rounds", default="10", help="Rounds (generations 0..rounds-1).")
-@click.option("--n", default="500", help="Samples per round (round 0).")
-@click.option("--growth", default="0", help="n_i = n (i+1)^P.")
-@click.option("--replicates", default="1", help="Independent loops.")
-@click.option("--seed", default="0", help="Seed (the same seed gives the same numbers on CPU).")
-@click.option("--device", default="cpu", help="auto, cpu or cuda.")
-@click.option("--temperature", default="1", help="Biased sampling: synthetic variance x T.")
-@click.option("--self-correct", "self_correct", default="0",
-              help="Self-correction strength in [0, 1] toward p0's moments.")
-@click.option("--dim", default="1", help="Dimension for --data gaussian or mixture.")
-@click.option("--real-data", "real_data", default="fresh",
+@click.argument("model", type=Names(_sim_names("MODEL_REGISTRY"), "model"))
+@click.option("--data", type=Names(_sim_names("DATA_REGISTRY"), "data set"), default="gaussian",
+              help="gaussian, mixture, ring8, grid25, unequal, two-modes, laplace; without "
+              "density: moons, circles, swiss-roll, digits.")
+@click.option("--schedule", type=click.Choice(SCHEDULE_REGISTRY.names()), default="replace",
+              help="A boundkit schedule or an alias: replace, accumulate, accumulate-subsample.")
+@click.option("--alpha", type=SHARE, default=None, help="Real share (constant-real; final-rescue).")
+@click.option("--lambda", "lam", type=NONNEGATIVE, default=None,
+              help="Synthetic-to-real ratio (fixed-ratio).")
+@click.option("--rounds", type=integer(1, 100_000), default="10",
+              help="Rounds (generations 0..rounds-1).")
+@click.option("--n", type=integer(2, 10**12), default="500", help="Samples per round (round 0).")
+@click.option("--growth", type=NONNEGATIVE, default="0", help="n_i = n (i+1)^P.")
+@click.option("--replicates", type=integer(1, 100_000), default="1", help="Independent loops.")
+@click.option("--seed", type=integer(0, 2**63 - 1), default="0",
+              help="Seed (the same seed gives the same numbers on CPU).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu",
+              help="auto, cpu or cuda.")
+@click.option("--temperature", type=POSITIVE, default=None,
+              help="Biased sampling: synthetic variance x T (gaussian-mle, kde, gmm).")
+@click.option("--self-correct", "self_correct", type=SHARE, default=None,
+              help="Self-correction strength in [0, 1] toward p0's moments (gaussian-mle, kde, "
+              "gmm).")
+@click.option("--dim", type=integer(1, 10_000), default=None,
+              help="Dimension (--data gaussian or mixture).")
+@click.option("--real-data", "real_data", type=click.Choice(["fresh", "pool"]), default="fresh",
               help="fresh (new real draws each round) or pool (the round-0 data only).")
-@click.option("--out", default="simulation-out", help="Folder for frame.csv and errors.png.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              default="simulation-out", help="Folder for frame.csv and errors.png.")
 def simulate(model, data, schedule, alpha, lam, rounds, n, growth, replicates, seed, device,
              temperature, self_correct, real_data, dim, out) -> None:
     """Train a self-consuming loop and check V1/V2 each round.
@@ -253,34 +324,17 @@ def simulate(model, data, schedule, alpha, lam, rounds, n, growth, replicates, s
     """
     from rich.progress import Progress
 
-    from simulations.report import build_model, build_schedule, make_p0
-    from simulations.report import simulate as run
+    from simulations.report import prepare
 
-    args = {
-        "rounds": _integer(rounds, "--rounds", 1), "n": _integer(n, "--n", 1),
-        "growth": float(parse_nonnegative(growth, "--growth", "4")),
-        "replicates": _integer(replicates, "--replicates", 1),
-        "seed": _integer(seed, "--seed", 0), "device": device, "out": out,
-        "alpha": None if alpha is None else parse_share(alpha, "--alpha"),
-        "lam": None if lam is None else parse_nonnegative(lam, "--lambda", "1"),
-        "temperature": float(parse_positive(temperature, "--temperature", "0.8")),
-        "self_correct": float(parse_share(self_correct, "--self-correct")),
-        "real_data": real_data,
-        "dim": _integer(dim, "--dim", 1),
-    }
-    if real_data not in ("fresh", "pool"):
-        raise ValueError(f"--real-data={real_data!r} is not known. Pass fresh or pool.")
-    # refuse bad names before the progress bar draws anything (errors stay one line)
-    build_model(model)
-    build_schedule(schedule, args["alpha"], args["lam"])
-    make_p0(data, device=device, dim=args["dim"])
+    SCHEDULE_REGISTRY.check_options(schedule, {"alpha": alpha, "lam": lam}, _spell, "--schedule")
+    job = prepare(model, data, schedule, rounds=rounds, n=n, growth=float(growth),
+                  replicates=replicates, seed=seed, device=device, alpha=alpha, lam=lam,
+                  temperature=temperature, self_correct=self_correct, real_data=real_data,
+                  dim=dim, out=out, spell=_spell)
     with Progress(transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task("rounds", total=None)
-        result = run(model, data, schedule,
-                     progress=lambda done, total: bar.update(task, completed=done, total=total),
-                     **args)
-    summary = result["summary"]
-    _emit(summary, "table", f"{model} on {data}, {schedule}")
+        result = job(progress=lambda done, total: bar.update(task, completed=done, total=total))
+    _emit(result["summary"], "table", f"{model} on {data}, {schedule}")
     Console().print(f"frame: {result['frame']}\nfigure: {result['figure']}")
 
 
@@ -295,58 +349,59 @@ def prove(args) -> int:
     """Forward to ``python -m proofs`` (imported only here: boundkit stays light)."""
     from proofs.cli import main as proofs_main
 
-    return proofs_main(list(args), prog="boundkit prove")
-
-
-def _integer(text: str, option: str, minimum: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{option}={text!r} is not an integer. Pass e.g. {option} 10.") from None
-    if value < minimum:
-        raise ValueError(f"{option} must be >= {minimum}; got {value}.")
-    return value
-
-
-def _schedules_df(generations, alpha, lam, delta, rate, n, const):
-    """All five named schedules side by side; in units of δ unless a source is given."""
-    schedules = [
-        FullSynthetic(),
-        Balanced(),
-        ConstantRealShare(parse_share(alpha, "--alpha", allow_zero=False)),
-        FixedRatio(parse_nonnegative(lam, "--lambda", "1")),
-        FinalRoundRescue(),
-    ]
-    in_units = delta is None and rate is None and n is None
-    source = {"delta": 1} if in_units else _source(delta, rate, n, const)
-    df = schedule_table(schedules, parse_generations(generations), **source)
-    return df, "R1 bounds by schedule" + (" (units of delta)" if in_units else "")
+    code = proofs_main(list(args), prog="boundkit prove")
+    if code:
+        raise click.exceptions.Exit(code)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the app and return the exit code (the console script passes it to sys.exit).
+    """Run the app and return the exit code (the console script passes it to sys.exit)."""
+    return run_command(app, argv, "boundkit")
 
-    User errors print one line, ``boundkit: error: ...``, and return 2.
+
+def run_command(command: click.Command, argv: list[str] | None, prog: str) -> int:
+    """Run a click command under the error contract (module docstring); return the exit code.
+
+    ``--debug`` anywhere before the subcommand (or ``BOUNDKIT_DEBUG=1``) re-raises
+    unexpected errors with their traceback.
     """
-    return run_command(app, argv, "boundkit", (ValueError, ZeroDivisionError, OverflowError))
-
-
-def run_command(command: click.Command, argv: list[str] | None, prog: str,
-                user_errors: tuple[type[Exception], ...]) -> int:
-    """Run a click command; usage errors and ``user_errors`` print one line and return 2."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in args[: _first_command(args)] or os.environ.get("BOUNDKIT_DEBUG") == "1"
     try:
-        result = command.main(args=argv, prog_name=prog, standalone_mode=False)
+        result = command.main(args=args, prog_name=prog, standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
     except click.exceptions.UsageError as exc:
-        return _fail(prog, exc.format_message())
-    except click.exceptions.Abort:
-        return _fail(prog, "aborted.")
-    except user_errors as exc:
-        return _fail(prog, str(exc))
+        return _fail(prog, exc.format_message(), 2)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        return _fail(prog, "interrupted.", 130)
+    except InvalidArgument as exc:
+        return _fail(prog, str(exc), 2)
+    except NotCertified as exc:
+        return _fail(prog, f"not certified: {exc}", 1)
+    except OSError as exc:
+        return _fail(prog, f"cannot read or write a file: {exc}", 1)
+    except Exception as exc:  # a bug: say so in one line; --debug shows the traceback
+        if debug:
+            traceback.print_exc()
+            return 1
+        where = "" if prog.startswith("boundkit") else " boundkit"
+        return _fail(prog, f"internal error (a bug, please report it): "
+                           f"{type(exc).__name__}: {exc}. Run{where} {prog.split()[0]} --debug "
+                           f"... for the traceback.", 1)
     return result if isinstance(result, int) else 0
 
 
-def _fail(prog: str, message: str) -> int:
-    sys.stderr.write(f"{prog}: error: " + " ".join(str(message).split()) + "\n")
-    return 2
+def _first_command(args: list[str]) -> int:
+    """Index of the first argument that is not an option (the subcommand), or len(args)."""
+    for k, a in enumerate(args):
+        if not a.startswith("-"):
+            return k
+    return len(args)
+
+
+def _fail(prog: str, message: str, code: int) -> int:
+    text = " ".join(str(message).split())
+    sys.stderr.write(f"{prog}: error: {text[:2000]}\n")
+    return code

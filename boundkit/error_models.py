@@ -19,7 +19,16 @@ import numpy as np
 import sympy as sp
 from scipy.optimize import brentq
 
-from boundkit._checks import check_nonnegative, check_positive, check_rate, to_fraction
+from boundkit._checks import (
+    check_instance,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_rate,
+    to_fraction,
+)
+from boundkit._formula import parse_formula
+from boundkit.errors import InvalidArgument
 
 #: The sample-size symbol of every error model.
 n = sp.Symbol("n", positive=True)
@@ -31,11 +40,12 @@ def _q(value: Fraction) -> sp.Rational:
 
 def derived_rate(expr: sp.Expr) -> sp.Expr:
     r"""The exponent r with expr ≍ n^{-r}: :math:`-\lim_{n\to\infty} \log e / \log n`."""
+    check_instance(expr, sp.Expr, "expr", "PowerLaw('1/4').expr")
     el = _limit_or_none(n * sp.diff(expr, n) / expr)
     if el is None:
         el = _limit_or_none(sp.log(expr) / sp.log(n))
     if el is None:
-        raise ValueError(
+        raise InvalidArgument(
             f"cannot derive a rate from delta(n) = {expr}: log delta / log n has no finite "
             f"limit as n -> oo. Pass a model whose error behaves like C n^(-r)."
         )
@@ -83,39 +93,63 @@ class ErrorModel(ABC):
 
     def delta(self, sizes) -> np.ndarray | float:
         """Evaluate δ(n) in float64 at one size or an array of sizes (each > 0)."""
-        arr = np.asarray(sizes, dtype=np.float64)
-        if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-            raise ValueError(
-                f"sample sizes n must be finite and > 0; got {sizes!r}. Pass e.g. n=1000."
-            )
-        out = np.asarray(self._fn(arr), dtype=np.float64) * np.ones_like(arr)
+        try:
+            arr = np.asarray(sizes, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"sizes must be numbers; got {type(sizes).__name__} {sizes!r}. "
+                            f"Pass e.g. n=1000.") from None
+        if not np.all(np.isfinite(arr)) or np.any(arr <= 0) or np.any(arr > 1e300):
+            raise InvalidArgument(
+                f"sample sizes n must be finite, > 0 and <= 1e300; got {sizes!r}. Pass e.g. "
+                f"n=1000.", argument="n")
+        with np.errstate(all="ignore"):
+            out = np.asarray(self._fn(arr), dtype=np.float64) * np.ones_like(arr)
+        if not np.all(np.isfinite(out)):
+            raise InvalidArgument(f"delta(n) of {self} is not finite in float64 at n={sizes!r}. "
+                                  f"Pass sizes where the model is defined.", argument="n")
         return float(out) if out.ndim == 0 else out
 
-    def n_for_delta(self, target: float) -> float | None:
-        """Smallest n with δ(n) ≤ target, or None when target ≤ the floor (unreachable).
+    def log_n_for_delta(self, target) -> float | None:
+        """log of the n ≥ 1 with δ(n) = target (δ decreasing); 0.0 when n = 1 already
+        meets it, None when target ≤ the floor.
 
-        Solved in log n by Brent's method on the decreasing function log δ.
+        Solved in log n by Brent's method on log δ, so answers far beyond float64
+        (n = 10^1000) are still located.
         """
-        target = float(check_positive(target, "target"))
-        if target <= float(self.floor):
+        t = float(check_positive(target, "target"))
+        if sp.Rational(*to_fraction(target, "target").as_integer_ratio()) <= self.floor:
             return None
 
         def g(log_n: float) -> float:
-            return math.log(float(self.delta(math.exp(log_n)))) - math.log(target)
+            return self._log_delta(log_n) - math.log(t)
 
-        lo, hi = -50.0, 50.0
-        while g(lo) < 0:
-            lo -= 50.0
-            if lo < -700:
-                return math.exp(lo)
+        if g(0.0) <= 0:
+            return 0.0
+        lo, hi = 0.0, 50.0
         while g(hi) > 0:
-            hi *= 2
-            if hi > 700:
-                raise ValueError(
-                    f"target={target} needs n > 1e304 under {self}; the answer does not fit "
-                    f"in float64. Use a larger target or the exact power-law route."
-                )
-        return math.exp(brentq(g, lo, hi, xtol=1e-14, rtol=1e-15))
+            lo, hi = hi, hi * 2
+            if hi > 1e7:
+                raise InvalidArgument(f"target={target} needs n > 10^(4e6) under {self}. Pass a "
+                                      f"larger target.", argument="eps")
+        return brentq(g, lo, hi, xtol=1e-13, rtol=1e-15)
+
+    def _log_delta(self, log_n: float) -> float:
+        """log δ(e^{log_n}), evaluated so that n beyond float64 still works."""
+        if log_n < 690:
+            return math.log(float(self.delta(math.exp(log_n))))
+        value = self.expr.subs(n, sp.exp(sp.Float(log_n, 30))).evalf(30)
+        return float(sp.log(value).evalf(30))
+
+    def n_for_delta(self, target) -> float | None:
+        """Smallest n with δ(n) ≤ target, or None when target ≤ the floor (unreachable)."""
+        log_n = self.log_n_for_delta(target)
+        if log_n is None:
+            return None
+        if log_n > 690:
+            raise InvalidArgument(f"target={target} needs n = 10^{log_n / math.log(10):.0f} under "
+                                  f"{self}, beyond float64. Use samples_required for the exact "
+                                  f"integer, or a larger target.", argument="target")
+        return math.exp(log_n)
 
     def latex(self) -> str:
         r"""LaTeX of :math:`\delta(n)`."""
@@ -151,19 +185,12 @@ class PowerLaw(ErrorModel):
     def expr(self) -> sp.Expr:
         return _q(self.const) * n ** (-_q(self.r)) + _q(self.floor_const)
 
-    def n_for_delta(self, target: float) -> float | None:
-        r"""Closed form :math:`n = (C/(\text{target} - C_0))^{1/r}` (E1 inverted)."""
-        target = float(check_positive(target, "target"))
-        gap = target - float(self.floor_const)
+    def log_n_for_delta(self, target) -> float | None:
+        r"""Closed form :math:`\log n = \log(C/(\text{target} - C_0))/r` (E1 inverted)."""
+        gap = check_positive(target, "target") - self.floor_const
         if gap <= 0:
             return None
-        log_n = math.log(float(self.const) / gap) / float(self.r)
-        if log_n > 709:
-            raise ValueError(
-                f"target={target} needs n = 10^{log_n / math.log(10):.0f} under {self}, beyond "
-                f"float64. Use samples_required for the exact integer, or a larger target."
-            )
-        return math.exp(log_n)
+        return (math.log(self.const) - math.log(gap)) / float(self.r)
 
 
 @dataclass(frozen=True)
@@ -224,10 +251,8 @@ class KDE(ErrorModel):
     name: str = field(default="kde", init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        for key in ("s", "d"):
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{key} must be an integer >= 1; got {v!r}. Pass e.g. {key}=2.")
+        object.__setattr__(self, "s", check_int(self.s, "s", 1, 20, "2"))
+        object.__setattr__(self, "d", check_int(self.d, "d", 1, 1000, "1"))
         object.__setattr__(self, "c_b", check_positive(self.c_b, "c_b"))
         object.__setattr__(self, "c_v", check_positive(self.c_v, "c_v"))
         if self.h is not None:
@@ -288,29 +313,34 @@ class Custom(ErrorModel):
 
     def __init__(self, formula: str | sp.Expr, params: dict | None = None):
         object.__setattr__(self, "formula", formula)
-        object.__setattr__(self, "params", tuple(sorted((params or {}).items())))
+        if params is not None and not isinstance(params, dict):
+            raise TypeError(f"params must be a dict of symbol names to numbers; got "
+                            f"{type(params).__name__} {params!r}. Pass e.g. params={{'C': 2}}.")
+        object.__setattr__(self, "params", tuple(sorted((params or {}).items(), key=str)))
         _ = self.expr  # validate now, before any work
 
     @cached_property
     def expr(self) -> sp.Expr:  # type: ignore[override]
-        try:
-            e = sp.sympify(self.formula, locals={"n": n}, rational=True)
-        except (sp.SympifyError, SyntaxError, TypeError) as exc:
-            raise ValueError(
-                f"formula={self.formula!r} is not a sympy expression ({exc}). "
-                f"Pass e.g. formula='2*n**(-1/4)'."
-            ) from None
-        values = {k: _q(to_fraction(v, k)) for k, v in self.params}
-        e = sp.sympify(e).subs({s: values[s.name] for s in e.free_symbols if s.name in values})
+        if not isinstance(self.params, tuple) or not all(
+                isinstance(k, str) for k, _ in self.params):
+            raise TypeError("params must be a dict of symbol names to numbers, e.g. {'C': 2}.")
+        values = {k: sp.Rational(*to_fraction(v, k).as_integer_ratio()) for k, v in self.params}
+        e = parse_formula(self.formula, {"n": n}, set(values), "formula")
+        e = e.subs({s: values[s.name] for s in e.free_symbols if s.name in values})
         extra = sorted(str(s) for s in e.free_symbols if s.name != "n")
         if extra:
-            raise ValueError(
+            raise InvalidArgument(
                 f"formula {self.formula!r} has symbols {extra} with no value. Pass them in "
-                f"params, e.g. params={{{extra[0]!r}: 1}}."
-            )
+                f"params, e.g. params={{{extra[0]!r}: 1}}.", argument="params")
         if n not in e.free_symbols:
-            raise ValueError(
+            raise InvalidArgument(
                 f"formula={self.formula!r} does not depend on n. An error model must be a "
-                f"function of the sample size n, e.g. '2*n**(-1/4)'."
-            )
+                f"function of the sample size n, e.g. '2*n**(-1/4)'.", argument="formula")
+        for size in (1, 10, 10**3, 10**6):
+            value = e.subs(n, size).evalf(20)
+            if not (value.is_real and value.is_finite and value >= 0):
+                raise InvalidArgument(
+                    f"formula={self.formula!r} is not a non-negative real error at n={size} (it "
+                    f"gives {value}). Pass a formula with delta(n) >= 0 for every n >= 1.",
+                    argument="formula")
         return e

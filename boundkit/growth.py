@@ -17,24 +17,43 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
+import mpmath
 import numpy as np
 import sympy as sp
 
-from boundkit._checks import check_generation, check_generations, check_positive
-from boundkit.error_models import ErrorModel, PowerLaw
-from boundkit.recursion import bound_values, round_deltas
+from boundkit import _certify
+from boundkit._checks import (
+    check_generation,
+    check_generations,
+    check_instance,
+    check_positive,
+    to_float,
+)
+from boundkit.error_models import ErrorModel, n
+from boundkit.errors import InvalidArgument, NotCertified
+from boundkit.recursion import ROUNDS_LIMIT, bound_values, round_deltas
 from boundkit.schedules import FullSynthetic, Schedule, delta, i
+
+#: Most decimal digits an exact sample size may have (larger answers are refused up front).
+MAX_DIGITS = 1000
 
 
 @dataclass(frozen=True)
 class GrowthRow:
-    """R2 for one generation: ``n_required`` is None when ε is below the model's floor."""
+    """R2 for one generation: ``n_required`` is None when ε is below the model's floor.
+
+    ``certified`` is True when n_required was checked in ball arithmetic: the bound
+    holds at n and fails at n − 1 (or n = 1). It is False only when that check could
+    not decide (a transcendental custom model at an exact tie); the value is then the
+    float solver's.
+    """
 
     generation: int
     rate: sp.Expr
     eps: Fraction
     n_required: int | None
     exponent: sp.Expr | None
+    certified: bool = True
 
     def as_dict(self) -> dict:
         """The JSON contract's keys (README, "JSON output")."""
@@ -44,43 +63,110 @@ class GrowthRow:
             "eps": float(self.eps),
             "n_required": self.n_required,
             "exponent": None if self.exponent is None else float(self.exponent),
+            "certified": self.certified,
         }
 
 
 def growth_exponent(model: ErrorModel) -> sp.Expr | None:
     """The exponent p in n_required ∝ i^p: 1/r (4 for ``fu2024``, 5 for E3); None if r = 0."""
+    check_instance(model, ErrorModel, "model", "PowerLaw('1/4')")
     r = model.rate
     return None if r == 0 else 1 / r
 
 
 def samples_required(generation: int, eps, model: ErrorModel) -> int | None:
-    """Smallest equal round size n with (i+1) δ(n) ≤ ε for generation i (R2).
+    r"""Least equal round size n ≥ 1 with (i+1) δ(n) ≤ ε for generation i ≥ 0 (R2).
 
-    Exact (sympy, then the ceiling) for a power law without floor; otherwise from
-    the model's monotone inverse. None when ε/(i+1) is at or below the floor.
+    .. math:: e_{i+1} \le (i+1)\,\delta(n) \le \varepsilon
+
+    The answer is certified for every error model: the condition is decided in
+    ball arithmetic (python-flint arb) at n and at n − 1, exact ties by the minimal
+    polynomial. ε ≥ 1 needs no data at all (a TV distance never exceeds 1): 1.
+
+    Returns
+    -------
+    The integer n, or None when ε/(i+1) is at or below the model's floor.
+
+    Raises
+    ------
+    InvalidArgument : the answer would have more than 1,000 digits.
+    NotCertified : the decision at n or n − 1 could not be certified.
+
+    References
+    ----------
+    Fu et al. (ICML 2024); THEORY.md §4, R2.
     """
-    (g,) = check_generations([generation], "generation", minimum=0)
+    g = check_generation(generation, minimum=0)
     e = check_positive(eps, "eps", "0.1")
-    if isinstance(model, PowerLaw) and model.floor_const == 0:
-        c, r = model.const, model.r
-        base = sp.Rational(c.numerator * (g + 1) * e.denominator, c.denominator * e.numerator)
-        return int(sp.ceiling(base ** (1 / sp.Rational(r.numerator, r.denominator))))
-    n = model.n_for_delta(float(e) / (g + 1))
-    # n is a float root with relative error ~1e-15: do not let it round up past an integer.
-    return None if n is None else math.ceil(n * (1 - 1e-14))
+    check_instance(model, ErrorModel, "model", "PowerLaw('1/4')")
+    if e >= 1:
+        return 1
+    target = e / (g + 1)
+    log_n = model.log_n_for_delta(target)
+    if log_n is None:
+        return None
+    digits = log_n / math.log(10)
+    if digits > MAX_DIGITS:
+        raise InvalidArgument(
+            f"eps={eps} at generation {g} needs n of about 10^{digits:.3g} under {model}: more "
+            f"than {MAX_DIGITS} digits. Pass a larger eps or a faster rate.", argument="eps")
+    return _least_n(model, sp.Rational(target.numerator, target.denominator), log_n)
+
+
+def _least_n(model: ErrorModel, target: sp.Rational, log_n: float) -> int:
+    """Least integer N ≥ 1 with δ(N) ≤ target, bracketing the float root then bisecting."""
+    gap = target - model.expr  # ≥ 0 where N qualifies
+
+    def ok(size: int) -> bool:
+        return _certify.sign(gap, {n: size}, extra_bits=2 * size.bit_length()) >= 0
+
+    if ok(1):
+        return 1
+    if log_n == -math.inf:  # the float solver says every n > 0 qualifies, yet 1 does not
+        raise NotCertified(f"{model}: delta(1) > {target} although the float root is below 1")
+    with mpmath.workdps(int(max(log_n, 0) / math.log(10)) + 30):
+        guess = int(mpmath.ceil(mpmath.exp(mpmath.mpf(log_n))))
+    width = max(2, guess // 10**9)
+    lo, hi = max(1, guess - width), guess + width
+    for _ in range(64):
+        if ok(hi):
+            break
+        lo, hi, width = hi, hi + 2 * width, 2 * width
+    else:
+        raise NotCertified(f"{model}: no n <= {hi} found with delta(n) <= {target}")
+    for _ in range(64):
+        if lo == 1 or not ok(lo):
+            break
+        hi, lo, width = lo, max(1, lo - 2 * width), 2 * width
+    else:
+        raise NotCertified(f"{model}: delta(n) <= {target} holds down to n = {lo}")
+    if lo == 1 and ok(1):
+        return 1
+    while hi - lo > 1:  # invariant: not ok(lo), ok(hi)
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
+    return hi
 
 
 def growth_rows(generations, eps, model: ErrorModel) -> list[GrowthRow]:
-    """R2 rows (generation, rate, eps, n_required, exponent) for each generation."""
-    gens = check_generations(generations)
+    """R2 rows (generation, rate, eps, n_required, exponent, certified) per generation i ≥ 0."""
+    gens = check_generations(generations, minimum=0)
     e = check_positive(eps, "eps", "0.1")
     exponent = growth_exponent(model)
-    return [GrowthRow(g, model.rate, e, samples_required(g, e, model), exponent) for g in gens]
+    rows = []
+    for g in gens:
+        try:
+            rows.append(GrowthRow(g, model.rate, e, samples_required(g, e, model), exponent))
+        except NotCertified:
+            log_n = model.log_n_for_delta(e / (g + 1))
+            rows.append(GrowthRow(g, model.rate, e, max(1, math.ceil(math.exp(log_n))), exponent,
+                                  certified=False))
+    return rows
 
 
 def kl_per_round(generation: int, eps) -> Fraction:
-    """The KL budget per round that keeps generation i within ε: 2ε²/(i+1)² (R2, Pinsker)."""
-    g = check_generation(generation)
+    """The KL budget per round that keeps generation i ≥ 0 within ε: 2ε²/(i+1)² (R2, Pinsker)."""
+    g = check_generation(generation, minimum=0)
     e = check_positive(eps, "eps", "0.1")
     return 2 * e**2 / (g + 1) ** 2
 
@@ -102,31 +188,48 @@ def max_generation(
 ) -> GenerationLimit:
     """Largest generation whose bound stays ≤ ε at round size n (inverse of R2).
 
-    Uses the schedule's closed form (bisection on i, values through
-    H_k = ψ(k+1) + γ) and its limit as i → ∞; schedules without one are
-    evaluated round by round up to their horizon.
+    Generation 0 is bounded by δ = δ(n·size_factor). Later generations use the
+    schedule's closed form (bisection on i ≥ 1, harmonic numbers through
+    H_k = ψ(k+1) + γ) and its limit as i → ∞; schedules without one are evaluated
+    round by round up to their horizon.
     """
     schedule = FullSynthetic() if schedule is None else schedule
-    check_positive(n, "n", "10000")
+    check_instance(schedule, Schedule, "schedule", "FullSynthetic()")
+    check_instance(model, ErrorModel, "model", "PowerLaw('1/4')")
+    size = to_float(check_positive(n, "n", "10000"), "n")
     e = float(check_positive(eps, "eps", "0.1"))
-    d = float(round_deltas(schedule, 0, model=model, n=float(n))[0])
+    d = float(round_deltas(schedule, 0, model=model, n=size)[0])
+    if d > e:
+        return GenerationLimit(None, False)
     cf = schedule.closed_form(i, delta)
     if cf is None:
+        if schedule.horizon is None or schedule.horizon > ROUNDS_LIMIT:
+            raise InvalidArgument(f"{schedule} has no closed form and no finite horizon; "
+                                  f"max_generation cannot search it.", argument="schedule")
         b = bound_values(schedule, np.full(schedule.horizon + 1, d))
         ok = np.nonzero(b <= e)[0]
         return GenerationLimit(_last_run(ok), bool(ok.size == b.size))
-    cf = cf.subs(delta, d)
-    if float(sp.limit(cf, i, sp.oo)) <= e:
+    j = sp.Symbol("j", integer=True, nonnegative=True)  # generation i = j + 1 >= 1
+    cf = cf.subs(delta, d).subs(i, j + 1)
+    if float(sp.limit(cf, j, sp.oo)) <= e:
         return GenerationLimit(None, True)  # bounds grow with i towards their limit
-    f = sp.lambdify(i, cf.rewrite(sp.polygamma), modules="scipy")
-    if float(f(0.0)) > e:
-        return GenerationLimit(None, False)
-    lo, hi = 0, 1
-    while float(f(float(hi))) <= e:
+    f = sp.lambdify(j, cf.rewrite(sp.polygamma), modules=["scipy", "numpy"])
+
+    def within(k: int) -> bool:
+        with np.errstate(all="ignore"):
+            return float(f(float(k - 1))) <= e
+
+    if not within(1):
+        return GenerationLimit(0, False)
+    lo, hi = 1, 2
+    while within(hi):
         lo, hi = hi, hi * 2
+        if hi > 2**62:
+            raise NotCertified("the bound stays <= eps beyond generation 2^62 although its "
+                               "limit exceeds eps; it cannot be searched in float64.")
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if float(f(float(mid))) <= e else (lo, mid)
+        lo, hi = (mid, hi) if within(mid) else (lo, mid)
     return GenerationLimit(lo, False)
 
 

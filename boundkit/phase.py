@@ -32,13 +32,42 @@ from boundkit._checks import (
     check_nonnegative,
     check_positive,
     check_rate,
+    to_float,
 )
+from boundkit.errors import InvalidArgument
 
 x = sp.Symbol("x", positive=True)
 lam = sp.Symbol("lambda", nonnegative=True)
 
 #: Above this many generations, certification is skipped unless asked for.
 CERTIFY_AUTO_LIMIT = 10_000
+#: Largest generation of the exact algebraic route (CRootOf of degree i + 1; ~0.6 s at 200).
+EXACT_LIMIT = 200
+#: Largest degree of the critical polynomial built as a sympy Poly.
+POLY_LIMIT = 100_000
+
+_GEN0 = ("R6 needs generation >= 1: round 0 trains on real data only, so B_0(lambda) falls "
+         "monotonically and has no critical point")
+
+
+def _phase_generation(i: object, limit: int | None = None, route: str = "") -> int:
+    """A generation i ≥ 1 for R6 (generation 0 has no phase transition), at most ``limit``."""
+    if not isinstance(i, bool) and isinstance(i, int | np.integer) and int(i) == 0:
+        raise InvalidArgument(f"{_GEN0}. Pass generation=1 or more.", argument="generation")
+    g = check_generation(i)
+    if limit is not None and g > limit:
+        raise InvalidArgument(f"the {route} route is limited to generation {limit:,}; got {g:,}. "
+                              f"Use lambda_critical_certified (arb) or lambda_critical (float64) "
+                              f"for larger i.", argument="generation")
+    return g
+
+
+def _phase_generations(gens: object) -> list[int]:
+    """Generations i ≥ 1 for R6, with the reason when 0 is among them."""
+    out = check_generations(gens, minimum=0)
+    if 0 in out:
+        raise InvalidArgument(f"{_GEN0}. Pass generations >= 1.", argument="generations")
+    return out
 
 
 def _rq(r: Fraction) -> sp.Rational:
@@ -47,7 +76,7 @@ def _rq(r: Fraction) -> sp.Rational:
 
 def risk_expr(i: int, r, const=1, n=1) -> sp.Expr:
     """B_i(λ) as a sympy expression in λ (R6)."""
-    i = check_generation(i)
+    i = _phase_generation(i, POLY_LIMIT, "symbolic")
     rq = _rq(check_rate(r))
     c = sp.nsimplify(check_positive(const, "const"))
     nn = sp.nsimplify(check_positive(n, "n"))
@@ -61,34 +90,55 @@ def risk(i: int, lam_values, r, const=1.0, n=1.0, floor=0.0) -> np.ndarray | flo
     With a floor C0 the per-round error is C((1+λ)n)^{-r} + C0, so
     B_i(λ) = (C((1+λ)n)^{-r} + C0) (1+λ)(1 − x^{i+1}).
     """
-    i = check_generation(i)
+    i = _phase_generation(i)
     rr = float(check_rate(r))
     c = float(check_positive(const, "const"))
     nn = float(check_positive(n, "n"))
     c0 = float(check_nonnegative(floor, "floor"))
-    lv = np.asarray(lam_values, dtype=np.float64)
-    if not np.all(np.isfinite(lv)) or np.any(lv < 0):
-        raise ValueError(f"lambda must be finite and >= 0; got {lam_values!r}.")
-    safe = np.where(lv > 0, lv, 1.0)
-    log_mass = np.log1p(safe) + np.log(-np.expm1(-(i + 1) * np.log1p(1 / safe)))
-    mass = np.where(lv > 0, np.exp(log_mass), 1.0)  # (1+λ)(1 − x^{i+1}); 1 at λ = 0
-    per_round = c * np.exp(-rr * (np.log1p(lv) + math.log(nn))) + c0
-    out = per_round * mass
+    if isinstance(lam_values, str | bytes):
+        lam_values = to_float(lam_values, "lambda")
+    try:
+        lv = np.asarray(lam_values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"lambda values must be numbers; got {type(lam_values).__name__} "
+                        f"{lam_values!r}. Pass e.g. [0.5, 1.0].") from None
+    if not np.all(np.isfinite(lv)) or np.any(lv < 0) or np.any(lv > 1e300):
+        raise InvalidArgument(f"lambda must be finite, >= 0 and <= 1e300; got {lam_values!r}.",
+                              argument="lambda")
+    with np.errstate(divide="ignore", over="ignore", under="ignore"):
+        safe = np.where(lv > 0, lv, 1.0)
+        log_mass = np.log1p(safe) + np.log(-np.expm1(-(i + 1) * np.log1p(1 / safe)))
+        log_mass = np.where(lv > 0, log_mass, 0.0)  # log (1+λ)(1 − x^{i+1}); 0 at λ = 0
+        log_round = np.logaddexp(math.log(c) - rr * (np.log1p(lv) + math.log(nn)),
+                                 math.log(c0) if c0 > 0 else -np.inf)
+    log_out = log_round + log_mass
+    if np.any(log_out > 700):
+        raise InvalidArgument(f"B_i(lambda) exceeds float64 here (log B = "
+                              f"{float(log_out.max()):.4g}). Pass a smaller const or lambda.",
+                              argument="const")
+    out = np.exp(log_out)
     return float(out) if out.ndim == 0 else out
 
 
 def critical_poly(i: int, r) -> sp.Poly:
-    """h_i(x) = (1−r) Σ_{k≤i} x^k − (i+1) x^i as a sympy Poly with rational coefficients."""
-    i = check_generation(i)
+    """h_i(x) = (1−r) Σ_{k≤i} x^k − (i+1) x^i as a sympy Poly with rational coefficients.
+
+    Built from its coefficient list (degree up to 100,000 in well under a second).
+    """
+    i = _phase_generation(i, POLY_LIMIT, "polynomial")
     rq = _rq(check_rate(r))
-    return sp.Poly((1 - rq) * sum(x**k for k in range(i + 1)) - (i + 1) * x**i, x)
+    coeffs = [1 - rq] * (i + 1)  # constant term first
+    coeffs[i] -= i + 1
+    return sp.Poly.from_list(coeffs[::-1], x)
 
 
 def critical_x_exact(i: int, r) -> sp.Expr:
     """The exact root x' ∈ (0, 1) of h_i: radicals for i ≤ 2, else a ``CRootOf``.
 
     Exactly one positive root (one sign change), so it is the largest real root.
+    Limited to i ≤ 200 (root isolation of degree i + 1 takes ~0.6 s there).
     """
+    _phase_generation(i, EXACT_LIMIT, "exact")
     poly = critical_poly(i, r)
     if poly.degree() <= 2:
         roots = [z for z in sp.roots(poly, x) if z.is_positive]
@@ -100,6 +150,7 @@ def critical_x_exact(i: int, r) -> sp.Expr:
 def lambda_critical_exact(i: int, r) -> sp.Expr:
     """λ'_i = x'/(1−x') exactly; closed forms λ'_1 = (1−r)/(2r), λ'_2 at r = 1/4 = (3+√13)/2."""
     xr = critical_x_exact(i, r)
+    i = int(i)
     out = xr / (1 - xr)
     return sp.radsimp(sp.simplify(out)) if i <= 2 else out
 
@@ -151,14 +202,14 @@ class PhasePoint:
 
 def lambda_critical(generations, r) -> np.ndarray:
     """λ'_i in float64 for every requested generation at once (vectorised; no floor)."""
-    gens = np.asarray(check_generations(generations), dtype=np.float64)
+    gens = np.asarray(_phase_generations(generations), dtype=np.float64)
     u = _phase_float.critical_u(gens, check_rate(r))
     return 1.0 / np.expm1(u / (gens + 1))
 
 
 def lambda_critical_certified(i: int, r) -> _phase_arb.Enclosure:
     """A certified enclosure of λ'_i (python-flint arb; see :mod:`boundkit._phase_arb`)."""
-    i = check_generation(i)
+    i = _phase_generation(i)
     rq = check_rate(r)
     u = _phase_float.critical_u(np.array([float(i)]), rq)[0]
     return _phase_arb.enclose(i, rq, u / (i + 1))
@@ -173,10 +224,16 @@ def phase_transition(
     when there are at most 10,000 generations.
     """
     rq = check_rate(r)
-    gens = check_generations(generations)
+    gens = _phase_generations(generations)
     check_positive(const, "const")
     check_positive(n, "n")
     c0 = check_nonnegative(floor, "floor")
+    if certify is not None and not isinstance(certify, bool):
+        raise TypeError(f"certify must be True, False or None; got {certify!r}.")
+    lam_max = to_float(lam_max, "lam_max")
+    if not lam_max > 1e-9:
+        raise InvalidArgument(f"lam_max must be > 1e-9; got {lam_max}. Pass e.g. lam_max=1e12.",
+                              argument="lam_max")
     if c0 > 0:
         from boundkit.phase_floor import phase_transition_floor
 

@@ -31,6 +31,7 @@ from flint import arb, ctx
 from scipy.optimize import brentq
 
 from boundkit._phase_float import logphi, split_rate
+from boundkit.errors import InvalidArgument
 from boundkit.phase import PhasePoint, risk
 
 GRID = 4000
@@ -60,7 +61,8 @@ def phase_transition_floor(
     rr = float(r)
     lam_max = float(lam_max)
     if not (math.isfinite(lam_max) and lam_max > LAM_MIN):
-        raise ValueError(f"lam_max must be finite and > {LAM_MIN}; got {lam_max}. Pass e.g. 1e12.")
+        raise InvalidArgument(f"lam_max must be finite and > {LAM_MIN}; got {lam_max}. Pass e.g. "
+                              f"1e12.", argument="lam_max")
     a = float(const) * float(n) ** (-rr)
     rho = float(floor) / a
     # t descending  <=>  λ ascending.

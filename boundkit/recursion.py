@@ -8,9 +8,10 @@ THEORY.md §2:
 
 B strictly lower triangular with entries β_{i,k}; b_1 = δ_0 and
 b_{i+1} = δ_i + Σ_k β_{i,k} b_k. Entry b_{i+1} bounds **generation i** (the model
-p_{i+1} of round i). Three evaluations: symbolic (sympy, in δ_0..δ_N), exact
-(rationals, for small N) and float64 (O(N) for the named schedules, up to and
-beyond N = 10^6; a dense forward substitution otherwise).
+p_{i+1} of round i; generation 0 is trained on real data only and is bounded by δ_0).
+Three evaluations: symbolic (sympy, in δ_0..δ_N; N ≤ 300), exact (rationals; N ≤ 2,000)
+and float64 (O(N) for the named schedules, N ≤ 10^7; a vectorised forward
+substitution for general weights). Larger inputs are refused up front.
 """
 
 from __future__ import annotations
@@ -21,25 +22,51 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from boundkit._checks import check_generations, check_positive, to_fraction
+from boundkit._checks import (
+    check_generations,
+    check_instance,
+    check_int,
+    check_tv,
+    to_float,
+    to_fraction,
+)
 from boundkit.error_models import ErrorModel
+from boundkit.errors import InvalidArgument
 from boundkit.schedules import Schedule
 
-#: Largest number of rounds for the O(N²) dense and exact evaluations.
+#: Most rounds of each evaluation (beyond them the cost is refused before any work).
+SYMBOLIC_LIMIT = 300
+EXACT_LIMIT = 2_000
 DENSE_LIMIT = 20_000
+ROUNDS_LIMIT = 10_000_000
 
 
-def _check_rounds(schedule: Schedule, last: int) -> None:
+def _check_schedule(schedule: object) -> Schedule:
+    check_instance(schedule, Schedule, "schedule", "FullSynthetic()")
+    return schedule  # type: ignore[return-value]
+
+
+def _check_rounds(schedule: Schedule, last: int, limit: int, route: str) -> None:
     horizon = schedule.horizon
     if horizon is not None and last > horizon and not schedule.per_generation:
-        raise ValueError(
+        raise InvalidArgument(
             f"generation {last} needs round {last}, but {type(schedule).__name__} defines "
-            f"rounds up to {horizon}. Pass generations <= {horizon}."
-        )
+            f"rounds up to {horizon}. Pass generations <= {horizon}.", argument="generations")
+    if last > limit:
+        way = {"symbolic": "use bound_exact or bound_values",
+               "exact": "use bound_values (float64)",
+               "float": "use the closed form bound_expr(schedule) for larger generations",
+               "dense": "use a named schedule with an O(N) recursion"}[route]
+        raise InvalidArgument(
+            f"the {route} evaluation of R1 is limited to {limit:,} rounds; {last:,} were asked "
+            f"for. Pass fewer generations, or {way}.", argument="generations")
 
 
 def bound_symbolic(schedule: Schedule, rounds: int) -> list[sp.Expr]:
     """b_1..b_{N+1} as sympy expressions in the symbols δ_0..δ_N (R1, exact weights)."""
+    _check_schedule(schedule)
+    rounds = check_int(rounds, "rounds", 0, None, "5")
+    _check_rounds(schedule, rounds, SYMBOLIC_LIMIT, "symbolic")
     deltas = sp.symbols(f"delta_0:{rounds + 1}", positive=True)
     return _forward(schedule, list(deltas), rounds, sp.sympify, sp.Integer(0))
 
@@ -47,50 +74,38 @@ def bound_symbolic(schedule: Schedule, rounds: int) -> list[sp.Expr]:
 def bound_exact(schedule: Schedule, deltas: Sequence) -> list[Fraction]:
     """b_1..b_{N+1} in exact rational arithmetic from exact δ_0..δ_N (R1).
 
-    Needs a schedule with exact weights; O(N²), for N up to a few thousand.
+    Needs a schedule with exact weights; O(N²), for N up to 2,000.
     """
+    _check_schedule(schedule)
     if not schedule.is_exact:
-        raise ValueError(
+        raise InvalidArgument(
             f"{schedule} has float weights; exact evaluation needs rationals. Pass weights as "
-            f"Fractions or strings like '1/3', or use bound_values for float64."
-        )
-    ds = [to_fraction(d, f"deltas[{k}]") for k, d in enumerate(deltas)]
-    _check_deltas(ds)
+            f"Fractions or strings like '1/3', or use bound_values for float64.",
+            argument="schedule")
+    ds = [_delta(d, k) for k, d in enumerate(_sequence(deltas))]
     rounds = len(ds) - 1
-    _check_rounds(schedule, rounds)
-    if rounds > DENSE_LIMIT:
-        raise ValueError(
-            f"exact evaluation is O(N²); {rounds} rounds is over {DENSE_LIMIT}. Use "
-            f"bound_values for float64."
-        )
+    _check_rounds(schedule, rounds, EXACT_LIMIT, "exact")
     return _forward(schedule, ds, rounds, Fraction, Fraction(0))
 
 
 def bound_values(schedule: Schedule, deltas) -> np.ndarray:
     """b_1..b_{N+1} in float64 from δ_0..δ_N (R1).
 
-    O(N) and vectorised for the named schedules; a dense forward substitution
-    (O(N²), N ≤ 20,000) for general weights.
+    O(N) and vectorised for the named schedules (N ≤ 10^7); a vectorised forward
+    substitution (O(N²), N ≤ 20,000) for general weights.
     """
-    d = np.asarray(deltas, dtype=np.float64)
-    if d.ndim != 1 or d.size == 0:
-        raise ValueError(f"deltas must be a non-empty 1-D sequence; got shape {d.shape}.")
-    _check_deltas(d)
+    _check_schedule(schedule)
+    d = _float_deltas(deltas)
     rounds = d.size - 1
-    _check_rounds(schedule, rounds)
+    _check_rounds(schedule, rounds, ROUNDS_LIMIT, "float")
     fast = schedule.fast_bounds(d)
     if fast is not None:
         return fast
-    if rounds > DENSE_LIMIT:
-        raise ValueError(
-            f"{type(schedule).__name__} has no O(N) recursion and {rounds} rounds is over "
-            f"the dense limit {DENSE_LIMIT}. Pass fewer generations."
-        )
+    _check_rounds(schedule, rounds, DENSE_LIMIT, "dense")
     if schedule.per_generation:
-        out = [float(bound_values(schedule.for_generation(g), d[: g + 1])[-1]) for g in
-               range(rounds + 1)]
-        return np.asarray(out)
-    return np.asarray(_forward(schedule, list(d), rounds, float, 0.0), dtype=np.float64)
+        return np.asarray([_forward_float(schedule.for_generation(g), d[: g + 1])[-1]
+                           for g in range(rounds + 1)])
+    return _forward_float(schedule, d)
 
 
 def _forward(schedule: Schedule, deltas: list, rounds: int, conv: Callable, zero):
@@ -109,6 +124,16 @@ def _forward(schedule: Schedule, deltas: list, rounds: int, conv: Callable, zero
     return b
 
 
+def _forward_float(schedule: Schedule, d: np.ndarray) -> np.ndarray:
+    """The forward substitution in float64, one dot product per round."""
+    b = np.empty_like(d)
+    b[0] = d[0]
+    for j in range(1, d.size):
+        _, beta = schedule.weights(j)
+        b[j] = d[j] + np.dot(np.asarray(beta, dtype=np.float64), b[:j])
+    return b
+
+
 def round_deltas(
     schedule: Schedule,
     rounds: int,
@@ -117,28 +142,48 @@ def round_deltas(
     model: ErrorModel | None = None,
     n=None,
 ) -> np.ndarray:
-    """δ_0..δ_N: a constant ``delta``, or ``model.delta(n_i)`` with n_i = size_factor · n_i.
+    """δ_0..δ_N: a constant ``delta`` ∈ (0, 1], or ``model.delta(n_i)``, n_i = size_factor · n_i.
 
     ``n`` is one base size, an array of N+1 per-round sizes, or a callable of the
     round index (e.g. ``lambda k: 100 * (k + 1) ** 4``).
     """
+    _check_schedule(schedule)
     if (delta is None) == (model is None):
-        raise ValueError(
+        raise InvalidArgument(
             "pass exactly one of delta= (the per-round error) or model= with n= "
-            "(an error model and the sample size)."
-        )
+            "(an error model and the sample size).", argument="delta")
+    if rounds + 1 > ROUNDS_LIMIT:
+        _check_rounds(schedule, rounds, ROUNDS_LIMIT, "float")
     if delta is not None:
-        d = float(check_positive(delta, "delta", "0.01"))
-        return np.full(rounds + 1, d)
+        if n is not None:
+            raise InvalidArgument("n= applies with model= only; a constant delta= needs no "
+                                  "sample size. Drop n=.", argument="n")
+        return np.full(rounds + 1, float(check_tv(delta, "delta")))
+    check_instance(model, ErrorModel, "model", "PowerLaw('1/4')")
     if n is None:
-        raise ValueError("model= needs n= (the base sample size per round), e.g. n=10000.")
+        raise InvalidArgument("model= needs n= (the base sample size per round), e.g. n=10000.",
+                              argument="n")
     k = np.arange(rounds + 1)
-    sizes = np.asarray(n(k) if callable(n) else n, dtype=np.float64) * np.ones(rounds + 1)
-    return np.asarray(model.delta(sizes * float(schedule.size_factor)))
+    raw = n(k) if callable(n) else n
+    if np.ndim(raw) == 0:
+        sizes = np.array([to_float(raw, "n")])
+    else:
+        try:
+            sizes = np.asarray(raw, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            raise TypeError(f"n must be a size, a sequence of sizes or a function of the round; "
+                            f"got {type(raw).__name__}. Pass e.g. n=10000.") from None
+    ok = np.isfinite(sizes) & (sizes > 0) & (sizes <= 1e300)
+    if sizes.size not in (1, rounds + 1) or not np.all(ok):
+        raise InvalidArgument(f"n must be one finite size > 0 or {rounds + 1} of them (one per "
+                              f"round); got {sizes.size} value(s), e.g. {sizes[:3].tolist()}. "
+                              f"Pass e.g. n=10000.", argument="n")
+    return np.asarray(model.delta(sizes * np.ones(rounds + 1) * float(schedule.size_factor)),
+                      dtype=np.float64).reshape(rounds + 1)
 
 
 def bounds(schedule: Schedule, generations, *, delta=None, model=None, n=None) -> np.ndarray:
-    """Float64 bounds on e_{i+1} for each requested generation i (R1 + a δ source).
+    """Float64 bounds on e_{i+1} for each requested generation i ≥ 0 (R1 + a δ source).
 
     Examples
     --------
@@ -146,20 +191,54 @@ def bounds(schedule: Schedule, generations, *, delta=None, model=None, n=None) -
     >>> bounds(FullSynthetic(), [1, 2, 3], delta=0.01).round(12).tolist()
     [0.02, 0.03, 0.04]
     """
+    _check_schedule(schedule)
     gens = check_generations(generations, minimum=0)
-    d = round_deltas(schedule, max(gens), delta=delta, model=model, n=n)
+    last = max(gens)
+    _check_rounds(schedule, last, ROUNDS_LIMIT, "float")
+    d = round_deltas(schedule, last, delta=delta, model=model, n=n)
     return bound_values(schedule, d)[np.asarray(gens)]
 
 
 def bound_expr(schedule: Schedule) -> sp.Expr | None:
     """The closed-form bound in the symbols i (generation) and δ, where one exists."""
-    return schedule.closed_form()
+    return _check_schedule(schedule).closed_form()
 
 
-def _check_deltas(ds) -> None:
-    arr = ds if isinstance(ds, np.ndarray) else np.asarray([float(x) for x in ds])
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-        raise ValueError(
-            f"deltas must be finite and >= 0 (they are TV distances); got {list(ds)[:5]}... "
-            f"Pass per-round errors in [0, 1]."
-        )
+def _sequence(values) -> list:
+    if isinstance(values, str | bytes) or not hasattr(values, "__iter__"):
+        raise TypeError(f"deltas must be a sequence of per-round errors; got "
+                        f"{type(values).__name__} {values!r}. Pass e.g. deltas=[0.01, 0.01].")
+    out = list(values)
+    if not out:
+        raise InvalidArgument("deltas is empty. Pass one per-round error per round, e.g. "
+                              "deltas=[0.01, 0.01].", argument="deltas")
+    return out
+
+
+def _delta(value, k: int) -> Fraction:
+    q = to_fraction(value, f"deltas[{k}]")
+    if not 0 <= q <= 1:
+        raise InvalidArgument(f"deltas[{k}]={value} is not a TV distance: deltas must lie in "
+                              f"[0, 1]. Pass per-round errors in [0, 1].", argument="deltas")
+    return q
+
+
+def _float_deltas(deltas) -> np.ndarray:
+    if isinstance(deltas, np.ndarray):
+        if deltas.dtype.kind not in "fiu":
+            raise TypeError(f"deltas must hold real numbers; got dtype {deltas.dtype}.")
+        d = np.asarray(deltas, dtype=np.float64)
+        if d.ndim != 1 or d.size == 0:
+            raise InvalidArgument(f"deltas must be a non-empty 1-D sequence; got shape "
+                                  f"{d.shape}.", argument="deltas")
+    else:
+        d = np.asarray([float(_delta(v, k)) if not isinstance(v, float) else v
+                        for k, v in enumerate(_sequence(deltas))], dtype=np.float64)
+    if not np.all(np.isfinite(d)) or np.any(d < 0) or np.any(d > 1):
+        bad = d[~(np.isfinite(d) & (d >= 0) & (d <= 1))][:3].tolist()
+        raise InvalidArgument(f"deltas must be finite and in [0, 1] (they are TV distances); "
+                              f"got {bad}. Pass per-round errors in [0, 1].", argument="deltas")
+    if d.size - 1 > ROUNDS_LIMIT:
+        raise InvalidArgument(f"deltas has {d.size:,} rounds; the float evaluation is limited to "
+                              f"{ROUNDS_LIMIT:,}.", argument="deltas")
+    return d

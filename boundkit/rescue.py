@@ -13,7 +13,17 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from boundkit._checks import check_generation, check_positive, to_fraction
+from boundkit._checks import check_generation, check_positive, check_tv, to_fraction
+from boundkit.errors import InvalidArgument
+
+_GEN0 = ("R3 needs generation >= 1: round 0 trains on real data only, so there is no "
+         "synthetic data to rescue")
+
+
+def _rescue_generation(generation) -> int:
+    if not isinstance(generation, bool) and generation == 0:
+        raise InvalidArgument(f"{_GEN0}. Pass generation=1 or more.", argument="generation")
+    return check_generation(generation)
 
 
 def rescue_share(generation: int, factor=2) -> Fraction:
@@ -21,20 +31,21 @@ def rescue_share(generation: int, factor=2) -> Fraction:
 
     ``factor`` (c ≥ 1) is clipped to the share 0 once c − 1 ≥ i.
     """
-    g = check_generation(generation)
+    g = _rescue_generation(generation)
     c = to_fraction(factor, "factor")
     if c < 1:
-        raise ValueError(
+        raise InvalidArgument(
             f"factor must be >= 1 (even all-real data leaves e <= delta); got {factor}. "
-            f"Pass e.g. factor=2."
+            f"Pass e.g. factor=2.", argument="factor"
         )
     return max(Fraction(0), 1 - (c - 1) / g)
 
 
 def rescue_share_for_eps(generation: int, eps, delta) -> Fraction | None:
     """Smallest α_i with δ(1 + (1−α_i) i) ≤ ε, or None when ε < δ (no share suffices)."""
+    _rescue_generation(generation)
     e = check_positive(eps, "eps", "0.1")
-    d = check_positive(delta, "delta", "0.01")
+    d = check_tv(delta, "delta")
     if e < d:
         return None
     return rescue_share(generation, e / d)

@@ -19,11 +19,13 @@ from scipy.signal import lfilter
 
 from boundkit._checks import (
     FLOAT_SUM_TOL,
+    check_int,
     check_nonnegative,
     check_share,
     is_exact,
     to_fraction,
 )
+from boundkit.errors import InvalidArgument
 
 #: Generation index and per-round error, the symbols of every closed form.
 i = sp.Symbol("i", integer=True, nonnegative=True)
@@ -212,13 +214,9 @@ class FinalRoundRescue(Schedule):
         if self.alpha is not None:
             a = check_share(self.alpha, "alpha")
             object.__setattr__(self, "alpha", a if is_exact(self.alpha) else float(self.alpha))
-        if self.final_round is not None and (
-            not isinstance(self.final_round, int) or self.final_round < 1
-        ):
-            raise ValueError(
-                f"final_round must be an integer >= 1; got {self.final_round!r}. "
-                f"Pass e.g. final_round=5, or None to rescue every generation's last round."
-            )
+        if self.final_round is not None:
+            object.__setattr__(self, "final_round", check_int(self.final_round, "final_round", 1,
+                                                              10**7, "5"))
 
     @property
     def per_generation(self):  # type: ignore[override]
@@ -244,7 +242,7 @@ class FinalRoundRescue(Schedule):
     def weights(self, round_):
         last = self.final_round
         if last is None or round_ > last:
-            raise ValueError(
+            raise InvalidArgument(
                 f"FinalRoundRescue(final_round={last}) has no round {round_}. Pass "
                 f"final_round >= {round_}, or use .for_generation(i)."
             )
@@ -254,12 +252,19 @@ class FinalRoundRescue(Schedule):
         return a, (0 * a,) * (round_ - 1) + (1 - a,)
 
     def closed_form(self, i_=i, delta_=delta):
-        a = (i_ - 1) / i_ if self.alpha is None else _q(self.alpha)
-        return delta_ * (1 + (1 - a) * i_)
+        if self.alpha is None:
+            # α_i = (i−1)/i gives (1 − α_i) i = 1 for i ≥ 1; generation 0 is real data: δ.
+            return delta_ * (1 + sp.Min(i_, 1))
+        return delta_ * (1 + (1 - _q(self.alpha)) * i_)
 
     def fast_bounds(self, deltas):
         if self.final_round is not None:
-            return None
+            # rounds before the last are full synthetic; the last keeps share α of real data
+            out = np.cumsum(deltas)
+            last = self.final_round
+            if deltas.size > last:
+                out[last] = deltas[last] + (1 - float(self.share(last))) * out[last - 1]
+            return out
         gens = np.arange(len(deltas), dtype=np.float64)
         share = (gens - 1) / np.maximum(gens, 1) if self.alpha is None else float(self.alpha)
         prior = np.concatenate(([0.0], np.cumsum(deltas)[:-1]))  # Σ_{k<i} δ_k
@@ -279,14 +284,25 @@ class GeneralSchedule(Schedule):
     name: ClassVar[str] = "general"
 
     def __post_init__(self):
-        alpha, beta = list(self.alpha), [list(row) for row in self.beta]
+        for key in ("alpha", "beta"):
+            value = getattr(self, key)
+            if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+                raise TypeError(f"{key} must be a sequence (one entry per round); got "
+                                f"{type(value).__name__} {value!r}. Pass e.g. alpha=[1/2], "
+                                f"beta=[[1/2]].")
+        rows = list(self.beta)
+        for j, row in enumerate(rows):
+            if isinstance(row, str | bytes) or not hasattr(row, "__iter__"):
+                raise TypeError(f"beta[{j}] must be a sequence of {j + 1} weights; got "
+                                f"{type(row).__name__} {row!r}.")
+        alpha, beta = list(self.alpha), [list(row) for row in rows]
         if not alpha:
-            raise ValueError(
+            raise InvalidArgument(
                 "alpha is empty: a general schedule needs at least one round. Pass e.g. "
                 "alpha=[1/2], beta=[[1/2]]."
             )
         if len(beta) != len(alpha):
-            raise ValueError(
+            raise InvalidArgument(
                 f"beta must have one row per round: alpha has {len(alpha)} rounds, beta has "
                 f"{len(beta)} rows. Pass beta[j] with j+1 weights for round j+1."
             )
@@ -297,7 +313,7 @@ class GeneralSchedule(Schedule):
         rows_a, rows_b = [], []
         for j, (a, row) in enumerate(zip(alpha, beta, strict=True), start=1):
             if len(row) != j:
-                raise ValueError(
+                raise InvalidArgument(
                     f"beta row for round {j} must have {j} weights (one per earlier model "
                     f"p_1..p_{j}); got {len(row)}. Pass e.g. beta[{j - 1}]={[0] * (j - 1) + [1]}."
                 )
@@ -307,7 +323,7 @@ class GeneralSchedule(Schedule):
             bad_sign = a_ < 0 or any(b < 0 for b in row_)
             off = total != 1 if exact else abs(total - 1) > FLOAT_SUM_TOL
             if bad_sign or off:
-                raise ValueError(
+                raise InvalidArgument(
                     f"alpha must lie in [0, 1] and alpha + sum(beta) must be 1; round {j} has "
                     f"alpha={_fmt(a_)}, beta={[_fmt(b) for b in row_]} summing to {_fmt(total)}."
                     f" Pass non-negative weights that sum to 1, e.g. alpha=1/2, beta="
@@ -328,7 +344,7 @@ class GeneralSchedule(Schedule):
 
     def weights(self, round_):
         if not 1 <= round_ <= len(self.alpha):
-            raise ValueError(
+            raise InvalidArgument(
                 f"this schedule defines rounds 1..{len(self.alpha)}; round {round_} was asked "
                 f"for. Pass generations <= {len(self.alpha)}."
             )
@@ -337,27 +353,3 @@ class GeneralSchedule(Schedule):
 
 def _fmt(x: Weight) -> str:
     return str(x) if isinstance(x, Fraction) else f"{x:.12g}"
-
-
-def make_schedule(name: str, alpha=None, lam=None) -> Schedule:
-    """A named schedule with the defaults every front end uses.
-
-    ``constant-real`` takes ``alpha`` (default 1/2), ``fixed-ratio`` takes ``lam``
-    (default 1), ``final-rescue`` takes ``alpha`` (default: R3's (i−1)/i).
-    """
-    if name not in SCHEDULES:
-        raise ValueError(f"schedule={name!r} is not known. Pass one of: {', '.join(SCHEDULES)}.")
-    if name == "constant-real":
-        return ConstantRealShare(Fraction(1, 2) if alpha is None else alpha)
-    if name == "fixed-ratio":
-        return FixedRatio(Fraction(1) if lam is None else lam)
-    if name == "final-rescue":
-        return FinalRoundRescue(alpha)
-    return SCHEDULES[name]()
-
-
-#: Named schedules for the CLI and tables.
-SCHEDULES: dict[str, type[Schedule]] = {
-    cls.name: cls
-    for cls in (FullSynthetic, Balanced, ConstantRealShare, FixedRatio, FinalRoundRescue)
-}

@@ -13,8 +13,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from boundkit._checks import check_generations
+from boundkit._checks import check_generations, check_instance
 from boundkit.error_models import ErrorModel
+from boundkit.errors import InvalidArgument
 from boundkit.growth import growth_rows
 from boundkit.phase import lambda_critical_exact, phase_transition
 from boundkit.recursion import bound_values, round_deltas
@@ -48,10 +49,9 @@ def phase_transition_table(
     df = pd.DataFrame([p.as_dict() for p in points])
     if exact:
         if floor:
-            raise ValueError(
+            raise InvalidArgument(
                 "exact=True gives the algebraic lambda' of the pure power law; with a floor "
-                "there is none. Drop --exact or pass floor=0."
-            )
+                "there is none. Drop exact or pass floor=0.", argument="exact")
         df["lambda_critical_exact"] = [str(lambda_critical_exact(p.generation, rate))
                                        for p in points]
     return df
@@ -68,7 +68,7 @@ def bound_table(
     schedules: list[Schedule], generations, *, delta=None, model=None, n=None
 ) -> pd.DataFrame:
     """R1 bounds, long format: generation, schedule, bound."""
-    gens = check_generations(generations)
+    gens = check_generations(generations, minimum=0)
     idx = np.asarray(gens)
     frames = []
     for s in schedules:
@@ -101,8 +101,10 @@ def records(df: pd.DataFrame) -> list[dict]:
 
 def export(df: pd.DataFrame, fmt: str) -> str:
     """The table as ``json`` (array of objects), ``csv``, ``latex`` (booktabs) or ``markdown``."""
+    check_instance(df, pd.DataFrame, "df", "phase_transition_table('1/4', range(1, 11))")
     if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {fmt!r}.")
+        raise InvalidArgument(f"format must be one of {', '.join(FORMATS)}; got {fmt!r}.",
+                              argument="format")
     if fmt == "json":
         return json.dumps(records(df), indent=2, allow_nan=False)
     if fmt == "csv":

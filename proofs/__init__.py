@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from boundkit.errors import InvalidArgument
 from proofs._core import Outcome, Proof, Report, Step, StepResult, run_proofs
 from proofs.e3_li_rate import PROOF as E3
 from proofs.e4_kde import PROOF as E4
@@ -42,7 +43,7 @@ def select(names: Iterable[str] = ()) -> list[Proof]:
     for name in names:
         key = name.strip().upper()
         if key not in PROOFS:
-            raise ValueError(
+            raise InvalidArgument(
                 f"unknown result {name!r}; choose from {', '.join(PROOFS)} (or name none for all)."
             )
         if PROOFS[key] not in out:

@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from boundkit.errors import InvalidArgument
+
 SCOPES = ("symbolic", "certified box", "exact instances", "sampled")
 
 
@@ -33,7 +35,7 @@ class Outcome:
 
     def __post_init__(self):
         if self.scope not in SCOPES:
-            raise ValueError(f"scope must be one of {SCOPES}; got {self.scope!r}.")
+            raise InvalidArgument(f"scope must be one of {SCOPES}; got {self.scope!r}.")
 
 
 class Checker(Protocol):

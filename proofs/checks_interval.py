@@ -17,6 +17,7 @@ from fractions import Fraction
 import sympy as sp
 from flint import arb, ctx, fmpq
 
+from boundkit.errors import InvalidArgument
 from proofs._core import Outcome
 
 _FUNCS = {
@@ -34,7 +35,7 @@ def _arb_const(value: sp.Expr) -> arb:
         return arb.pi()
     if value is sp.E:
         return arb(1).exp()
-    raise ValueError(f"cannot enclose the constant {value}; use rationals, pi or E.")
+    raise InvalidArgument(f"cannot enclose the constant {value}; use rationals, pi or E.")
 
 
 def to_arb(expr: sp.Expr, env: Mapping[sp.Symbol, arb]) -> arb:
@@ -63,7 +64,8 @@ def to_arb(expr: sp.Expr, env: Mapping[sp.Symbol, arb]) -> arb:
             return g(*args)
     if expr.func is sp.Abs:
         return abs(args[0])
-    raise ValueError(f"cannot enclose {expr.func.__name__}; extend proofs.checks_interval._FUNCS.")
+    raise InvalidArgument(f"cannot enclose {expr.func.__name__}; extend "
+                          f"proofs.checks_interval._FUNCS.")
 
 
 def _ball(lo: Fraction, hi: Fraction) -> arb:
@@ -98,11 +100,12 @@ class SignOnBox:
 
     def run(self) -> Outcome:
         if self.relation not in _CERTAIN:
-            raise ValueError(f"relation must be one of {sorted(_CERTAIN)}; got {self.relation!r}.")
+            raise InvalidArgument(f"relation must be one of {sorted(_CERTAIN)}; got "
+                                  f"{self.relation!r}.")
         box = {s: (Fraction(lo), Fraction(hi)) for s, (lo, hi) in self.box.items()}
         missing = set(self.expr.free_symbols) - set(box)
         if missing:
-            raise ValueError(f"box has no interval for {sorted(map(str, missing))}; add one.")
+            raise InvalidArgument(f"box has no interval for {sorted(map(str, missing))}; add one.")
         where = _fmt_box(box)
         old = ctx.prec
         ctx.prec = self.prec

@@ -15,6 +15,7 @@ from fractions import Fraction
 
 import sympy as sp
 
+from boundkit.errors import InvalidArgument
 from proofs._core import Outcome
 
 #: |residual| above this, at 60 significant digits, refutes an identity.
@@ -158,7 +159,8 @@ class Sign:
 
     def run(self) -> Outcome:
         if self.relation not in RELATIONS:
-            raise ValueError(f"relation must be one of {sorted(RELATIONS)}; got {self.relation!r}.")
+            raise InvalidArgument(f"relation must be one of {sorted(RELATIONS)}; got "
+                                  f"{self.relation!r}.")
         rel, opp = self.relation[:-1], _OPPOSITE[self.relation][:-1]
         for form in (self.expr, sp.factor(self.expr), sp.simplify(self.expr)):
             verdict = RELATIONS[self.relation](form)

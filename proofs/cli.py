@@ -7,9 +7,13 @@ arguments.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import click
+from hypothesis.configuration import set_hypothesis_home_dir
+
+from boundkit.errors import InvalidArgument
 
 
 @click.command(
@@ -32,14 +36,16 @@ def prove(names, fmt, output, no_mutants, list_only) -> int:
     from proofs import report as rep
 
     chosen = proofs.select(names)
+    if output is not None and fmt == "text":
+        raise click.UsageError("--output needs --format markdown or latex.")
+    if output is not None:
+        _check_writable(output)
     if list_only:
         for p in chosen:
             click.echo(f"{p.name}\t{len(p.steps)} steps, {len(p.mutants)} wrong variants\t"
                        f"{p.title}")
         return 0
-    if output is not None and fmt == "text":
-        raise click.UsageError("--output needs --format markdown or latex.")
-    report = proofs.run_proofs(chosen, mutants=not no_mutants)
+    report = _run_without_traces(chosen, not no_mutants)
     if fmt == "text":
         rep.render_text(report)
     else:
@@ -53,8 +59,36 @@ def prove(names, fmt, output, no_mutants, list_only) -> int:
     return 0 if report.ok else 1
 
 
+def _run_without_traces(chosen, mutants: bool):
+    """Run the proofs with hypothesis's storage in a temporary folder, so that ``prove``
+    writes no ``.hypothesis`` directory into the user's working directory."""
+    import proofs
+
+    with tempfile.TemporaryDirectory(prefix="boundkit-hypothesis-") as home:
+        set_hypothesis_home_dir(home)
+        try:
+            return proofs.run_proofs(chosen, mutants=mutants)
+        finally:
+            set_hypothesis_home_dir(None)
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse an output file that cannot be written, before any proof runs."""
+    try:
+        existed = path.exists()
+        with path.open("a", encoding="utf-8"):
+            pass
+        if not existed:
+            path.unlink()
+    except OSError as exc:
+        raise InvalidArgument(f"--output={str(path)!r} cannot be written "
+                              f"({exc.strerror or exc}). Pass a writable file path.",
+                              argument="output") from None
+
+
 def main(argv: list[str] | None = None, prog: str = "python -m proofs") -> int:
-    """Run the command; user errors print one line and return 2, never a traceback."""
+    """Run the command under boundkit's error contract: 0 verified, 1 a failed step, 2 a
+    refused argument (one line, never a traceback)."""
     from boundkit.cli import run_command
 
-    return run_command(prove, argv, prog, (ValueError, OSError))
+    return run_command(prove, argv, prog)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from boundkit._checks import check_int
+from boundkit.errors import InvalidArgument
+
 DTYPE = torch.float64
 
 
@@ -14,34 +17,34 @@ def resolve_device(device: str | torch.device = "cpu") -> torch.device:
     """
     if isinstance(device, torch.device):
         dev = device
+    elif not isinstance(device, str):
+        raise TypeError(f"device must be a string such as 'cpu' or a torch.device; got "
+                        f"{type(device).__name__} {device!r}. Pass device='cpu'.")
     elif device == "auto":
         dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     else:
         try:
             dev = torch.device(device)
         except RuntimeError:
-            raise ValueError(
-                f"device={device!r} is not a device. Pass 'cpu', 'cuda' or 'auto'."
-            ) from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was asked for, but no CUDA device is available here. "
-            f"Pass device='cpu', or 'auto' to use CUDA only when present."
-        )
+            raise InvalidArgument(f"device={device!r} is not a device. Pass 'cpu', 'cuda' or "
+                                  f"'auto'.", argument="device") from None
     if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"device={device!r} is not supported. Pass 'cpu', 'cuda' or 'auto'.")
+        raise InvalidArgument(f"device={device!r} is not supported. Pass 'cpu', 'cuda' or "
+                              f"'auto'.", argument="device")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidArgument(
+            f"device={device!r} was asked for, but no CUDA device is available here. "
+            f"Pass device='cpu', or 'auto' to use CUDA only when present.", argument="device")
     return dev
 
 
-def make_generator(seed: int, device: torch.device) -> torch.Generator:
+def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
     """A seeded generator on ``device``: the same seed gives the same numbers on CPU."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0; got {seed!r}. Pass e.g. seed=0.")
-    return torch.Generator(device=device).manual_seed(seed)
+    seed = check_int(seed, "seed", 0, 2**63 - 1, "0")
+    return torch.Generator(device=resolve_device(device)).manual_seed(seed)
 
 
 def check_counts(**values) -> None:
     """Each keyword must be an integer >= 1 (rounds, replicates, widths, steps, ...)."""
     for name, v in values.items():
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be an integer >= 1; got {v!r}. Pass e.g. {name}=10.")
+        check_int(v, name, 1, None, "10")

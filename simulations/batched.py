@@ -22,6 +22,7 @@ import math
 import torch
 
 from boundkit import ConstantRealShare, FixedRatio, FullSynthetic, Schedule
+from boundkit.errors import InvalidArgument
 from simulations._device import DTYPE, check_counts, make_generator, resolve_device
 
 
@@ -32,7 +33,7 @@ def _latest_share(schedule: Schedule) -> float:
         return float(schedule.alpha)
     if isinstance(schedule, FixedRatio):
         return 1.0 / (1.0 + float(schedule.lam))
-    raise ValueError(
+    raise InvalidArgument(
         f"gaussian_mle_chains batches schedules that mix p0 with the latest model only "
         f"(full-synthetic, constant-real, fixed-ratio); got {type(schedule).__name__}. "
         f"Use simulations.run_loop for it."
@@ -43,7 +44,7 @@ def _latest_mix(schedule: Schedule, n: int) -> tuple[float, int]:
     """(real share α, samples per round) for a latest-only schedule; at least 2 samples."""
     size = round(n * float(schedule.size_factor))
     if size < 2:
-        raise ValueError(f"each round needs at least 2 samples to fit a model; got {size}.")
+        raise InvalidArgument(f"each round needs at least 2 samples to fit a model; got {size}.")
     return _latest_share(schedule), size
 
 
@@ -67,9 +68,10 @@ def gaussian_mle_chains(
     dev = resolve_device(device)
     check_counts(rounds=rounds, n=n, replicates=replicates)
     if not (math.isfinite(mu0) and math.isfinite(sigma0) and sigma0 > 0):
-        raise ValueError(f"sigma0 must be finite and > 0 (and mu0 finite); got {mu0}, {sigma0}.")
+        raise InvalidArgument(f"sigma0 must be finite and > 0 (and mu0 finite); got {mu0}, "
+                              f"{sigma0}.", argument="sigma0")
     if method not in ("sufficient", "explicit"):
-        raise ValueError(f"method={method!r} is not known. Pass 'sufficient' or 'explicit'.")
+        raise InvalidArgument(f"method={method!r} is not known. Pass 'sufficient' or 'explicit'.")
     alpha, size = _latest_mix(schedule, n)
     gen = make_generator(seed, dev)
     means = torch.empty((replicates, rounds), dtype=DTYPE, device=dev)
@@ -161,9 +163,9 @@ def kde_chains(
     dev = resolve_device(device)
     check_counts(rounds=rounds, n=n, replicates=replicates, grid_points=grid_points)
     if grid_points % 2 == 0 or grid_points < 5:
-        raise ValueError(f"grid_points must be odd and >= 5; got {grid_points}.")
+        raise InvalidArgument(f"grid_points must be odd and >= 5; got {grid_points}.")
     if not (bandwidth == "silverman" or (isinstance(bandwidth, int | float) and bandwidth > 0)):
-        raise ValueError(f"bandwidth must be 'silverman' or a number > 0; got {bandwidth!r}.")
+        raise InvalidArgument(f"bandwidth must be 'silverman' or a number > 0; got {bandwidth!r}.")
     alpha, size = _latest_mix(schedule, n)
     gen = make_generator(seed, dev)
     errors = torch.empty((replicates, rounds), dtype=DTYPE, device=dev)

@@ -14,6 +14,7 @@ import math
 import torch
 
 from boundkit import Schedule
+from boundkit.errors import InvalidArgument
 from simulations._device import DTYPE, check_counts, make_generator, resolve_device
 from simulations.batched import _latest_mix
 from simulations.diffusion import OUSDE, RandomFeatureScore, integrate_pf_ode
@@ -85,7 +86,7 @@ def fit_batched(data: torch.Tensor, *, width: int = 256, tau: float | None = Non
                 seed: int = 0) -> BatchedPFODE:
     """Fit R random-feature diffusion models at once to data of shape (R, n, d)."""
     if data.ndim != 3 or data.shape[1] < 2 or not torch.all(torch.isfinite(data)):
-        raise ValueError(f"data must be finite with shape (R, n >= 2, d); got "
+        raise InvalidArgument(f"data must be finite with shape (R, n >= 2, d); got "
                          f"{tuple(data.shape)}.")
     sde = OUSDE() if sde is None else sde
     gen = make_generator(seed, data.device)
@@ -102,10 +103,11 @@ def rf_diffusion_chains(schedule: Schedule, rounds: int, n: int, replicates: int
     dev = resolve_device(device)
     check_counts(rounds=rounds, n=n, replicates=replicates)
     if p0.dim != 1:
-        raise ValueError(f"rf_diffusion_chains measures TV by 1-D quadrature; p0 has dimension "
-                         f"{p0.dim}. Use simulations.run_loop for it.")
+        raise InvalidArgument(f"rf_diffusion_chains measures TV by 1-D quadrature; p0 has "
+                              f"dimension {p0.dim}. Use simulations.run_loop for it.",
+                              argument="p0")
     if grid_points % 2 == 0 or grid_points < 5:
-        raise ValueError(f"grid_points must be odd and >= 5; got {grid_points}.")
+        raise InvalidArgument(f"grid_points must be odd and >= 5; got {grid_points}.")
     alpha, size = _latest_mix(schedule, n)
     gen = make_generator(seed, dev)
     data = p0.sample(replicates * size, gen).reshape(replicates, size, 1)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from boundkit.errors import InvalidArgument
 from simulations._device import DTYPE, resolve_device
 
 
@@ -26,7 +27,7 @@ class DataSource:
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be an integer >= 1; got {n!r}. Pass e.g. n=1000.")
+            raise InvalidArgument(f"n must be an integer >= 1; got {n!r}. Pass e.g. n=1000.")
         seed = int(torch.randint(2**31 - 1, (1,), generator=generator, device=self.device))
         x = self._draw(n, np.random.RandomState(seed))
         return torch.as_tensor(np.asarray(x, dtype=np.float64), dtype=DTYPE, device=self.device)
@@ -76,7 +77,7 @@ SOURCES = {"moons": (2, _moons), "circles": (2, _circles), "swiss-roll": (2, _sw
 def make_source(name: str, device="cpu") -> DataSource:
     """A density-free p0 by name: moons, circles, swiss-roll or digits."""
     if name not in SOURCES:
-        raise ValueError(f"data={name!r} is not a bundled data set. Pass one of: "
+        raise InvalidArgument(f"data={name!r} is not a bundled data set. Pass one of: "
                          f"{', '.join(SOURCES)}.")
     dim, draw = SOURCES[name]
     return DataSource(name, dim, draw, device)

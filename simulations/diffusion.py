@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from boundkit.errors import InvalidArgument
 from simulations._device import DTYPE, check_counts, make_generator
 from simulations.distributions import Distribution
 
@@ -43,7 +44,7 @@ class OUSDE:
 
     def __post_init__(self):
         if not 0 < self.t0 < self.T:
-            raise ValueError(f"need 0 < t0 < T; got t0={self.t0}, T={self.T}.")
+            raise InvalidArgument(f"need 0 < t0 < T; got t0={self.t0}, T={self.T}.")
 
     def sde(self, x: torch.Tensor, t: float):
         """(drift, diffusion) = (−x, √2)."""
@@ -139,7 +140,7 @@ def dsm_statistics(score: RandomFeatureScore, data: torch.Tensor, sde: OUSDE, dr
 def gradient_flow(s_ff: torch.Tensor, s_yf: torch.Tensor, tau: float) -> torch.Tensor:
     """A(τ) from A(0) = 0 under dA/dτ = −2(A Σ_ff − Σ_yf), exactly (spectral filter)."""
     if not tau > 0:
-        raise ValueError(f"tau must be > 0; got {tau}. Pass a training time such as tau=100.")
+        raise InvalidArgument(f"tau must be > 0; got {tau}. Pass a training time such as tau=100.")
     mu, v = torch.linalg.eigh(s_ff)
     mu = mu.clamp_min(0.0)
     gain = torch.where(mu * tau > 1e-12, -torch.expm1(-2 * tau * mu) / torch.where(
@@ -183,8 +184,9 @@ class PFODEDistribution(Distribution):
     def __init__(self, score, sde: OUSDE, steps: int, reference: torch.Tensor,
                  sampler: str = "ode"):
         if sampler not in ("ode", "sde"):
-            raise ValueError(f"sampler={sampler!r} is not known. Pass 'ode' (the PF-ODE, whose "
-                             f"density log_prob evaluates) or 'sde' (reverse-time SDE).")
+            raise InvalidArgument(f"sampler={sampler!r} is not known. Pass 'ode' (the PF-ODE, "
+                                  f"whose density log_prob evaluates) or 'sde' (reverse-time "
+                                  f"SDE).", argument="sampler")
         self.score, self.sde, self.steps, self.sampler = score, sde, steps, sampler
         self.device = reference.device
         self.dim = reference.shape[1]
@@ -266,13 +268,13 @@ class RFDiffusionModel:
     def __post_init__(self):
         check_counts(width=self.width, draws=self.draws, ode_steps=self.ode_steps)
         if self.sampler not in ("ode", "sde"):
-            raise ValueError(f"sampler={self.sampler!r} is not known. Pass 'ode' or 'sde'.")
+            raise InvalidArgument(f"sampler={self.sampler!r} is not known. Pass 'ode' or 'sde'.")
         if self.tau is not None and not self.tau > 0:
-            raise ValueError(f"tau must be > 0; got {self.tau}. Pass None for 16 * width**2.")
+            raise InvalidArgument(f"tau must be > 0; got {self.tau}. Pass None for 16 * width**2.")
 
     def fit(self, data: torch.Tensor) -> PFODEDistribution:
         if data.ndim != 2 or data.shape[0] < 2 or not torch.all(torch.isfinite(data)):
-            raise ValueError(f"data must be finite with shape (n >= 2, d); got "
+            raise InvalidArgument(f"data must be finite with shape (n >= 2, d); got "
                              f"{tuple(data.shape)}.")
         gen = make_generator(self.seed, data.device)
         w, u = RandomFeatureScore.draw(self.width, data.shape[1], gen, data.device)

@@ -14,6 +14,8 @@ from abc import ABC, abstractmethod
 import numpy as np
 import torch
 
+from boundkit._checks import check_int
+from boundkit.errors import InvalidArgument
 from simulations._device import DTYPE, resolve_device
 
 #: Tail mass left outside :meth:`Distribution.support_box`.
@@ -38,6 +40,15 @@ class Distribution(ABC):
     def support_box(self, tail: float = TAIL) -> tuple[np.ndarray, np.ndarray]:
         """A box [lo, hi] per coordinate holding all but at most ``tail`` of the mass."""
 
+    def pieces(self, tail: float = TAIL) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(lo, hi, scale), each (K, d): intervals holding all but ``tail`` of each part's
+        mass, and the length scale on which it varies (quadrature resolves that scale).
+
+        The default is one piece, the support box, resolved to 1/4096 of its width.
+        """
+        lo, hi = self.support_box(tail)
+        return lo[None], hi[None], ((hi - lo) / 4096)[None]
+
     @abstractmethod
     def mean(self) -> torch.Tensor:
         """The mean vector, shape (d,)."""
@@ -48,9 +59,21 @@ class Distribution(ABC):
 
 
 def _check_n(n: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an integer >= 1; got {n!r}. Pass e.g. n=1000.")
-    return n
+    return check_int(n, "n", 1, None, "1000")
+
+
+def _tensor(values, name: str, device) -> torch.Tensor:
+    """Finite float64 tensor from numbers, or InvalidArgument/TypeError naming ``name``."""
+    try:
+        t = torch.as_tensor(values, dtype=DTYPE, device=device)
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        raise TypeError(f"{name} must be an array of real numbers; got {values!r}.") from None
+    if t.numel() == 0:
+        raise InvalidArgument(f"{name} is empty. Pass at least one component.", argument=name)
+    if not torch.all(torch.isfinite(t)) or torch.any(t.abs() > 1e150):
+        raise InvalidArgument(f"{name} must be finite and within 1e150 in magnitude; got "
+                              f"{t.flatten()[:4].tolist()}.", argument=name)
+    return t
 
 
 class _ComponentMixture(Distribution):
@@ -58,22 +81,26 @@ class _ComponentMixture(Distribution):
 
     def __init__(self, means, scales, weights=None, device="cpu"):
         self.device = resolve_device(device)
-        m = torch.as_tensor(means, dtype=DTYPE, device=self.device)
+        m = _tensor(means, "means", self.device)
         if m.ndim == 1:
             m = m[:, None]
+        if m.ndim != 2:
+            raise InvalidArgument(f"means must have shape (k, d); got {tuple(m.shape)}.",
+                                  argument="means")
         k, d = m.shape
-        s = torch.as_tensor(scales, dtype=DTYPE, device=self.device)
-        s = s.reshape(k, 1).expand(k, d) if s.ndim <= 1 else s
+        s = _tensor(scales, "scales", self.device)
+        if s.ndim <= 1 and s.numel() in (1, k):
+            s = s.reshape(-1, 1).expand(k, d)
         w = (torch.full((k,), 1.0 / k, dtype=DTYPE, device=self.device) if weights is None
-             else torch.as_tensor(weights, dtype=DTYPE, device=self.device))
-        if s.shape != (k, d) or not torch.all(s > 0) or not torch.all(torch.isfinite(s)):
-            raise ValueError(f"scales must be finite, > 0 and one per component (or per "
-                             f"component and coordinate); got shape {tuple(s.shape)}.")
+             else _tensor(weights, "weights", self.device))
+        if s.shape != (k, d) or not torch.all(s > 1e-150):
+            raise InvalidArgument(f"scales must be > 1e-150 and one per component (or per "
+                                  f"component and coordinate); got shape {tuple(s.shape)}, min "
+                                  f"{float(s.min()):.3g}.", argument="scales")
         if w.shape != (k,) or torch.any(w < 0) or abs(float(w.sum()) - 1) > 1e-12:
-            raise ValueError(f"weights must be {k} non-negative numbers summing to 1; got "
-                             f"{w.tolist()[:6]}. Pass e.g. weights=None for equal weights.")
-        if not torch.all(torch.isfinite(m)):
-            raise ValueError("means must be finite.")
+            raise InvalidArgument(f"weights must be {k} non-negative numbers summing to 1; got "
+                                  f"{w.tolist()[:6]}. Pass e.g. weights=None for equal weights.",
+                                  argument="weights")
         self.means, self.scales, self.weights = m, s.contiguous(), w
         self.dim = d
 
@@ -111,6 +138,13 @@ class _ComponentMixture(Distribution):
         lo = (self.means - width * self.scales).min(0).values
         hi = (self.means + width * self.scales).max(0).values
         return lo.cpu().numpy(), hi.cpu().numpy()
+
+    def pieces(self, tail=TAIL):
+        """Each component's box (all but ``tail`` of its own mass) and its scale."""
+        width = self._tail_width(tail / self.dim)
+        keep = self.weights > 0
+        m, s = self.means[keep].cpu().numpy(), self.scales[keep].cpu().numpy()
+        return m - width * s, m + width * s, s
 
     def mean(self):
         return self.weights @ self.means
@@ -157,17 +191,19 @@ class Mixture(Distribution):
     """Σ_j w_j P_j over arbitrary component distributions (the training mixture π_i)."""
 
     def __init__(self, components: list[Distribution], weights):
-        if not components:
-            raise ValueError("components is empty; pass at least one distribution.")
+        if not components or not all(callable(getattr(c, "sample", None)) for c in components):
+            raise InvalidArgument("components must be a non-empty list of distributions (or "
+                                  "samplers, for a mixture that is only sampled).",
+                                  argument="components")
         self.components = list(components)
         self.device = components[0].device
         self.dim = components[0].dim
         if any(c.dim != self.dim for c in components):
-            raise ValueError("all components must live in the same dimension.")
+            raise InvalidArgument("all components must live in the same dimension.")
         w = torch.as_tensor([float(v) for v in weights], dtype=DTYPE, device=self.device)
         if w.shape != (len(components),) or torch.any(w < 0) or abs(float(w.sum()) - 1) > 1e-12:
-            raise ValueError(f"weights must be {len(components)} non-negative numbers summing to "
-                             f"1; got {w.tolist()}.")
+            raise InvalidArgument(f"weights must be {len(components)} non-negative numbers "
+                                  f"summing to 1; got {w.tolist()}.", argument="weights")
         self.weights = w
 
     def _active(self):
@@ -191,6 +227,10 @@ class Mixture(Distribution):
     def support_box(self, tail=TAIL):
         boxes = [c.support_box(tail) for _, c in self._active()]
         return (np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0))
+
+    def pieces(self, tail=TAIL):
+        parts = [c.pieces(tail) for _, c in self._active()]
+        return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
 
     def mean(self):
         return sum(self.weights[j] * c.mean() for j, c in self._active())
@@ -216,13 +256,13 @@ def make_distribution(name: str, device="cpu", dim: int = 1) -> Distribution:
     ``laplace`` (1-D mixture of two Laplace components, heavy tails).
     """
     dev = resolve_device(device)
+    dim = check_int(dim, "dim", 1, 10_000, "2")
+    if dim != 1 and name not in ("gaussian", "mixture"):
+        raise InvalidArgument(f"dim={dim} applies to data gaussian and mixture only; {name!r} "
+                              f"has a fixed dimension. Drop dim.", argument="dim")
     if name == "gaussian":
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-            raise ValueError(f"dim must be an integer >= 1; got {dim!r}.")
         return GaussianMixture(np.zeros((1, dim)), [1.0], device=dev)
     if name == "mixture":
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-            raise ValueError(f"dim must be an integer >= 1; got {dim!r}.")
         means = np.zeros((3, dim))
         means[0, 0], means[1, 0], means[2, -1] = 2.0, -2.0, 2.0 if dim > 1 else 0.0
         return GaussianMixture(means, [0.7, 0.7, 0.7], [0.5, 0.3, 0.2], device=dev)
@@ -238,7 +278,7 @@ def make_distribution(name: str, device="cpu", dim: int = 1) -> Distribution:
         return GaussianMixture([[-15.0], [15.0]], [1.0, 1.0], device=dev)
     if name == "laplace":
         return LaplaceMixture([[-1.0], [2.0]], [0.7, 1.2], [0.5, 0.5], device=dev)
-    raise ValueError(
+    raise InvalidArgument(
         f"data={name!r} is not known. Pass one of: {', '.join(DISTRIBUTIONS)}."
     )
 

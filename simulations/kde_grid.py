@@ -12,16 +12,17 @@ import math
 
 import torch
 
+from boundkit.errors import InvalidArgument
 from simulations._device import DTYPE
 
 
 def _check_grid(grid: torch.Tensor) -> float:
     if grid.ndim != 1 or grid.numel() < 3:
-        raise ValueError("grid must be a 1-D tensor of at least 3 points.")
+        raise InvalidArgument("grid must be a 1-D tensor of at least 3 points.")
     step = float(grid[1] - grid[0])
     if step <= 0 or not torch.allclose(torch.diff(grid), torch.full_like(grid[1:], step),
                                        rtol=1e-9, atol=0):
-        raise ValueError("grid must be uniform and increasing (e.g. torch.linspace).")
+        raise InvalidArgument("grid must be uniform and increasing (e.g. torch.linspace).")
     return step
 
 
@@ -31,7 +32,7 @@ def kde_grid_density(data: torch.Tensor, h: float, grid: torch.Tensor) -> torch.
     Mass outside the grid is dropped: choose a grid that covers the data ± 8h.
     """
     if not h > 0:
-        raise ValueError(f"h must be > 0; got {h}. Pass a bandwidth such as h=0.1.")
+        raise InvalidArgument(f"h must be > 0; got {h}. Pass a bandwidth such as h=0.1.")
     step = _check_grid(grid)
     x = data.reshape(-1).to(DTYPE)
     m = grid.numel()
@@ -72,7 +73,7 @@ def kde_grid_density_2d(data: torch.Tensor, h, gx: torch.Tensor, gy: torch.Tenso
     x = data.to(DTYPE).reshape(-1, 2)
     hx, hy = (float(h), float(h)) if not hasattr(h, "__len__") else (float(h[0]), float(h[1]))
     if not (hx > 0 and hy > 0):
-        raise ValueError(f"h must be > 0; got {h}. Pass a bandwidth such as h=0.1.")
+        raise InvalidArgument(f"h must be > 0; got {h}. Pass a bandwidth such as h=0.1.")
     sx, sy = _check_grid(gx), _check_grid(gy)
     mx, my = gx.numel(), gy.numel()
     px, py = (x[:, 0] - gx[0]) / sx, (x[:, 1] - gy[0]) / sy

@@ -32,7 +32,10 @@ import torch
 from scipy.special import ndtri
 
 from boundkit import Schedule
+from boundkit._checks import check_confidence, check_instance, check_int, to_float
+from boundkit.errors import InvalidArgument
 from simulations._device import DTYPE, make_generator, resolve_device
+from simulations.datasets import DataSource
 from simulations.distributions import Distribution, GaussianMixture, Mixture
 from simulations.metrics import kl_monte_carlo, knn_precision_recall, tv, w2_1d, w2_gaussian
 from simulations.sampling import SyntheticSampling
@@ -54,10 +57,12 @@ def _sizes(n, rounds: int, factor: float) -> list[int]:
     raw = [n(i) for i in range(rounds)] if callable(n) else [n] * rounds
     out = []
     for i, v in enumerate(raw):
-        if isinstance(v, bool) or not float(v) >= 1 or not math.isfinite(float(v)):
-            raise ValueError(f"n must be >= 1 in every round; round {i} gets {v!r}. Pass e.g. "
-                             f"n=500 or n=lambda i: 100 * (i + 1) ** 2.")
-        out.append(round(float(v) * factor))
+        size = to_float(v, "n")
+        if not 2 <= size * factor <= 1e12:
+            raise InvalidArgument(f"n must give between 2 and 10^12 samples in every round; "
+                                  f"round {i} gets {v!r} (x{factor:g}). Pass e.g. n=500 or "
+                                  f"n=lambda i: 100 * (i + 1) ** 2.", argument="n")
+        out.append(round(size * factor))
     return out
 
 
@@ -145,16 +150,25 @@ def run_loop(
         what reusing real data costs.
     """
     if real_data not in ("fresh", "pool"):
-        raise ValueError(f"real_data={real_data!r} is not known. Pass 'fresh' or 'pool'.")
+        raise InvalidArgument(f"real_data={real_data!r} is not known. Pass 'fresh' or 'pool'.",
+                              argument="real_data")
+    if not callable(getattr(model, "fit", None)):
+        raise TypeError(f"model must have a fit(data) method; got {type(model).__name__}. Pass "
+                        f"e.g. KDEModel().")
+    check_instance(p0, (Distribution, DataSource), "p0", "make_distribution('gaussian')")
+    check_instance(schedule, Schedule, "schedule", "FullSynthetic()")
     sampling = SyntheticSampling() if sampling is None else sampling
+    check_instance(sampling, SyntheticSampling, "sampling", "SyntheticSampling(0.8)")
     dev = resolve_device(device)
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
-        raise ValueError(f"rounds must be an integer >= 1; got {rounds!r}. Pass e.g. rounds=10.")
-    if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 1:
-        raise ValueError(f"replicates must be an integer >= 1; got {replicates!r}.")
+    rounds = check_int(rounds, "rounds", 1, 100_000, "10")
+    replicates = check_int(replicates, "replicates", 1, 100_000, "4")
+    mc_samples = check_int(mc_samples, "mc_samples", 2, 10**8, "20000")
+    confidence = check_confidence(confidence)
+    if progress is not None and not callable(progress):
+        raise TypeError("progress must be a callable (done, total) or None.")
     if p0.device.type != dev.type:
-        raise ValueError(f"p0 lives on {p0.device}, the loop on {dev}. Build p0 with "
-                         f"device={str(dev)!r}.")
+        raise InvalidArgument(f"p0 lives on {p0.device}, the loop on {dev}. Build p0 with "
+                              f"device={str(dev)!r}.", argument="p0")
     sizes = _sizes(n, rounds, float(schedule.size_factor))
     has_density = isinstance(p0, Distribution)  # sklearn's data sets have none
     z = float(ndtri(0.5 + confidence / 2))
@@ -197,9 +211,10 @@ def run_loop(
 
 def verdicts(frame: pd.DataFrame) -> pd.DataFrame:
     """Per round: V1 and V2 hold (margins ≥ 0) in every replicate."""
-    if "v1_margin" not in set(frame["metric"]):
-        raise ValueError("this frame has no V1/V2 margins: p0 had no density (a bundled data "
-                         "set), so TV and KL could not be measured.")
+    check_instance(frame, pd.DataFrame, "frame", "run_loop(...)")
+    if "metric" not in frame or "v1_margin" not in set(frame["metric"]):
+        raise InvalidArgument("this frame has no V1/V2 margins: p0 had no density (a bundled data "
+                              "set), so TV and KL could not be measured.", argument="frame")
     wide = frame.pivot_table(index=["replicate", "round"], columns="metric", values="value")
     out = pd.DataFrame({"v1_ok": wide["v1_margin"] >= 0, "v2_ok": wide["v2_margin"] >= 0})
     return out.groupby(level="round").all()

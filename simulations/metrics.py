@@ -1,19 +1,21 @@
 """TV, KL and W2 between explicit distributions (THEORY.md §5–6).
 
-* 1-D: Simpson quadrature of ½|p − q| on the union of the support boxes, with an
-  error estimate (Simpson at N and N/2 points, plus the tail mass left out).
-* 2-D: Simpson on a product grid, the same way.
+* 1-D: composite Simpson quadrature of ½|p − q| (:mod:`simulations.quadrature`) over
+  the pieces of both distributions, each resolved on its own scale; the interval
+  adds the error estimate (Simpson on every other node) and the mass the nodes
+  miss, so it holds even when a model drifts far from p0.
+* 2-D: the same on a product of per-axis composite rules.
 * d-D: the bounded estimator TV = E_{x∼(p+q)/2}[|p − q|/(p + q)], each term in
   [0, 1], so Hoeffding's inequality gives an interval at any confidence.
 * KL(π ‖ q) by Monte Carlo with its standard error; W2 closed forms for Gaussians.
 
-Every TV comes back as an :class:`Estimate` (value and an interval that holds
-the truth: deterministically for quadrature, at the stated confidence for MC).
+Every TV comes back as an :class:`Estimate` with 0 ≤ lo ≤ value ≤ hi ≤ 1 (an
+interval that holds the truth: up to the quadrature's error estimate, or at the
+stated confidence for MC).
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
@@ -21,13 +23,16 @@ import numpy as np
 import torch
 from scipy.special import ndtr
 
+from boundkit._checks import check_confidence, check_instance, check_int, to_float
+from boundkit.errors import InvalidArgument
 from simulations._device import DTYPE
-from simulations.distributions import TAIL, Distribution
+from simulations.distributions import Distribution
+from simulations.quadrature import BUDGET_1D, Rule, composite_rule, tv_bounds
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """A measured quantity with an interval [lo, hi] that holds it."""
+    """A measured TV distance with an interval [lo, hi] that holds it (0 ≤ lo ≤ value ≤ hi ≤ 1)."""
 
     value: float
     lo: float
@@ -35,65 +40,71 @@ class Estimate:
     method: str
 
     def __post_init__(self):
-        if not all(math.isfinite(v) for v in (self.value, self.lo, self.hi)):
-            raise ValueError(f"non-finite estimate {self}: a metric must never return NaN or inf.")
+        v = (self.value, self.lo, self.hi)
+        if not all(math.isfinite(x) for x in v) or not 0 <= self.lo <= self.value <= self.hi <= 1:
+            raise RuntimeError(f"invalid TV estimate {self}: a metric must return finite "
+                               f"0 <= lo <= value <= hi <= 1 (a bug in the metric).")
 
 
-def _simpson_weights(n: int, h: float) -> np.ndarray:
-    w = np.ones(n)
-    w[1:-1:2], w[2:-1:2] = 4.0, 2.0
-    return w * h / 3.0
-
-
-def _check_same_space(p: Distribution, q: Distribution, dims: tuple[int, ...]) -> None:
+def _check_same_space(p: Distribution, q: Distribution, dims: tuple[int, ...] | None) -> None:
+    check_instance(p, Distribution, "p", "make_distribution('gaussian')")
+    check_instance(q, Distribution, "q", "make_distribution('gaussian')")
     if p.dim != q.dim:
-        raise ValueError(f"p and q live in different dimensions ({p.dim} and {q.dim}).")
-    if p.dim not in dims:
-        raise ValueError(f"this estimator is for dimension {dims}; got {p.dim}. Use "
-                         f"tv_monte_carlo for higher dimensions.")
+        raise InvalidArgument(f"p and q live in different dimensions ({p.dim} and {q.dim}).",
+                              argument="q")
+    if dims is not None and p.dim not in dims:
+        raise InvalidArgument(f"this estimator is for dimension {dims}; got {p.dim}. Use "
+                              f"tv_monte_carlo for higher dimensions.", argument="p")
 
 
-def _box(p: Distribution, q: Distribution):
-    lo_p, hi_p = p.support_box()
-    lo_q, hi_q = q.support_box()
-    return np.minimum(lo_p, lo_q), np.maximum(hi_p, hi_q)
+def axis_rule(dists, axis: int, budget: int) -> Rule:
+    """The composite rule along one coordinate, from the pieces of every distribution."""
+    parts = [d.pieces() for d in dists]
+    lo = np.concatenate([p[0][:, axis] for p in parts])
+    hi = np.concatenate([p[1][:, axis] for p in parts])
+    scale = np.concatenate([p[2][:, axis] for p in parts])
+    return composite_rule(lo, hi, scale, budget)
 
 
-def tv_quadrature_1d(p: Distribution, q: Distribution, points: int = 2**15 + 1) -> Estimate:
-    """TV(p, q) = ½∫|p − q| in 1-D by Simpson's rule; the interval adds the error estimate."""
+def _density(dist: Distribution, points: np.ndarray, device) -> np.ndarray:
+    x = torch.as_tensor(points, dtype=DTYPE, device=device)
+    return torch.exp(dist.log_prob(x)).cpu().numpy()
+
+
+def tv_quadrature_1d(p: Distribution, q: Distribution, points: int = BUDGET_1D) -> Estimate:
+    """TV(p, q) = ½∫|p − q| in 1-D by composite Simpson on at most ``points`` nodes.
+
+    The interval adds the error estimate and the mass outside the nodes
+    (:func:`simulations.quadrature.tv_bounds`).
+    """
     _check_same_space(p, q, (1,))
-    if points < 5 or points % 2 == 0:
-        raise ValueError(f"points must be odd and >= 5; got {points}. Pass e.g. 2**15 + 1.")
-    lo, hi = _box(p, q)
-    x = torch.linspace(float(lo[0]), float(hi[0]), points, dtype=DTYPE, device=p.device)
-    diff = (torch.exp(p.log_prob(x[:, None])) - torch.exp(q.log_prob(x[:, None]))).abs()
-    f = diff.cpu().numpy()
-    h = float(x[1] - x[0])
-    fine = 0.5 * float(_simpson_weights(points, h) @ f)
-    coarse = 0.5 * float(_simpson_weights(points // 2 + 1, 2 * h) @ f[::2])
-    err = abs(fine - coarse) + 2 * TAIL
-    return Estimate(fine, max(0.0, fine - err), min(1.0, fine + err), "quadrature-1d")
+    points = check_int(points, "points", 64, 2**24, "65537")
+    rule = axis_rule([p, q], 0, points)
+    fp = _density(p, rule.nodes[:, None], p.device)
+    fq = _density(q, rule.nodes[:, None], p.device)
+    diff, err = rule.integrate(np.abs(fp - fq))
+    value, lo, hi = tv_bounds(0.5 * diff, 0.5 * err, rule.integrate(fp), rule.integrate(fq))
+    return Estimate(value, lo, hi, "quadrature-1d")
 
 
 def tv_grid_2d(p: Distribution, q: Distribution, points: int = 513) -> Estimate:
-    """TV(p, q) in 2-D by Simpson's rule on a product grid (error from the half grid)."""
+    """TV(p, q) in 2-D by composite Simpson on a product of per-axis rules (≤ ``points`` each)."""
     _check_same_space(p, q, (2,))
-    if points < 5 or points % 2 == 0:
-        raise ValueError(f"points must be odd and >= 5; got {points}. Pass e.g. 513.")
-    lo, hi = _box(p, q)
-    xs = [torch.linspace(float(lo[j]), float(hi[j]), points, dtype=DTYPE, device=p.device)
-          for j in range(2)]
-    gx, gy = torch.meshgrid(xs[0], xs[1], indexing="ij")
-    pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
-    f = (torch.exp(p.log_prob(pts)) - torch.exp(q.log_prob(pts))).abs().reshape(points, points)
-    f = f.cpu().numpy()
-    hx, hy = float(xs[0][1] - xs[0][0]), float(xs[1][1] - xs[1][0])
-    fine = 0.5 * float(_simpson_weights(points, hx) @ f @ _simpson_weights(points, hy))
-    sub = f[::2, ::2]
-    m = points // 2 + 1
-    coarse = 0.5 * float(_simpson_weights(m, 2 * hx) @ sub @ _simpson_weights(m, 2 * hy))
-    err = abs(fine - coarse) + 2 * TAIL
-    return Estimate(fine, max(0.0, fine - err), min(1.0, fine + err), "grid-2d")
+    points = check_int(points, "points", 16, 4097, "513")
+    rx, ry = axis_rule([p, q], 0, points), axis_rule([p, q], 1, points)
+    gx, gy = np.meshgrid(rx.nodes, ry.nodes, indexing="ij")
+    pts = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    shape = (rx.nodes.size, ry.nodes.size)
+    fp = _density(p, pts, p.device).reshape(shape)
+    fq = _density(q, pts, p.device).reshape(shape)
+
+    def integrate(f):
+        fine = float(rx.fine @ f @ ry.fine)
+        return fine, abs(fine - float(rx.coarse @ f @ ry.coarse))
+
+    diff, err = integrate(np.abs(fp - fq))
+    value, lo, hi = tv_bounds(0.5 * diff, 0.5 * err, integrate(fp), integrate(fq))
+    return Estimate(value, lo, hi, "grid-2d")
 
 
 def tv_monte_carlo(p: Distribution, q: Distribution, n: int, generator: torch.Generator,
@@ -104,9 +115,9 @@ def tv_monte_carlo(p: Distribution, q: Distribution, n: int, generator: torch.Ge
     [0, 1], so the mean of the 2m independent terms is within
     sqrt(log(2/(1 − confidence)) / (4m)) of TV with the stated probability.
     """
-    _check_same_space(p, q, tuple(range(1, 10_000)))
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must lie in (0, 1); got {confidence}. Pass e.g. 0.95.")
+    _check_same_space(p, q, None)
+    confidence = check_confidence(confidence)
+    n = check_int(n, "n", 2, 10**9, "200000")
     m = max(1, n // 2)
     x = torch.cat([p.sample(m, generator), q.sample(m, generator)])
     lp, lq = p.log_prob(x), q.log_prob(x)
@@ -121,74 +132,104 @@ def tv_monte_carlo(p: Distribution, q: Distribution, n: int, generator: torch.Ge
 def tv(p: Distribution, q: Distribution, generator: torch.Generator | None = None,
        mc_samples: int = 200_000, confidence: float = 0.95) -> Estimate:
     """TV by the best method for the dimension: quadrature (1-D), grid (2-D), else MC."""
+    _check_same_space(p, q, None)
+    confidence = check_confidence(confidence)
     if p.dim == 1:
         return tv_quadrature_1d(p, q)
     if p.dim == 2:
         return tv_grid_2d(p, q)
     if generator is None:
-        raise ValueError("TV in dimension > 2 is Monte Carlo: pass a seeded generator.")
+        raise InvalidArgument("TV in dimension > 2 is Monte Carlo: pass a seeded generator.",
+                              argument="generator")
     return tv_monte_carlo(p, q, mc_samples, generator, confidence)
 
 
 def kl_monte_carlo(pi: Distribution, q: Distribution, n: int,
                    generator: torch.Generator) -> tuple[float, float]:
     """KL(π ‖ q) = E_π[log π − log q] by Monte Carlo: (estimate, standard error)."""
+    _check_same_space(pi, q, None)
+    n = check_int(n, "n", 2, 10**9, "20000")
     x = pi.sample(n, generator)
     d = (pi.log_prob(x) - q.log_prob(x)).cpu().numpy()
     if not np.all(np.isfinite(d)):
-        raise ValueError("KL is infinite: q has no mass where pi does.")
+        raise InvalidArgument("KL(pi || q) is infinite in float64: the model has (numerically) "
+                              "zero density where the training mixture has mass, so the loop "
+                              "has diverged. Use fewer rounds or milder settings.", argument="q")
     return float(d.mean()), float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf
 
 
 def tv_gaussian_1d(m1: float, s1: float, m2: float, s2: float) -> float:
     """TV(N(m1, s1²), N(m2, s2²)) in closed form, from the crossing points of the densities.
 
+    Computed after the affine map x ↦ (x − m2)/s2 (TV is invariant under it), i.e. for
+    N(m, s²) against N(0, 1); separations beyond 1e150 standard deviations give 1.
     Equal means reduce to THEORY.md §5: 2|Φ(x*/a) − Φ(x*/b)|, x*² = 2a²b² ln(b/a)/(b² − a²).
     """
+    m1, s1, m2, s2 = (to_float(v, k) for v, k in ((m1, "m1"), (s1, "s1"), (m2, "m2"),
+                                                   (s2, "s2")))
     if s1 <= 0 or s2 <= 0:
-        raise ValueError(f"standard deviations must be > 0; got {s1}, {s2}.")
-    if math.isclose(s1, s2, rel_tol=0, abs_tol=0):
-        return float(2 * ndtr(abs(m1 - m2) / (2 * s1)) - 1)
-    # log N1 − log N2 = 0 is a quadratic a x² + b x + c = 0
-    a = 1 / (2 * s2**2) - 1 / (2 * s1**2)
-    b = m1 / s1**2 - m2 / s2**2
-    c = m2**2 / (2 * s2**2) - m1**2 / (2 * s1**2) + math.log(s2 / s1)
-    disc = b * b - 4 * a * c
-    roots = sorted([(-b - math.sqrt(disc)) / (2 * a), (-b + math.sqrt(disc)) / (2 * a)])
-    edges = [-math.inf, *roots, math.inf]
-    total = 0.0
-    for lo, hi in itertools.pairwise(edges):
-        p = ndtr((hi - m1) / s1) - ndtr((lo - m1) / s1)
-        q = ndtr((hi - m2) / s2) - ndtr((lo - m2) / s2)
-        total += abs(p - q)
-    return 0.5 * total
+        raise InvalidArgument(f"standard deviations must be > 0; got {s1}, {s2}.",
+                              argument="s1" if s1 <= 0 else "s2")
+    m, s = (m1 - m2) / s2, s1 / s2
+    if not math.isfinite(m) or abs(m) > 1e150 or not 1e-150 < s < 1e150:
+        return 1.0
+    if s == 1.0:
+        return float(2 * ndtr(abs(m) / 2) - 1)
+    # log N(x; m, s²) − log N(x; 0, 1) = 0:  a x² + b x + c = 0
+    a = 0.5 * (1 - 1 / s**2)
+    b = m / s**2
+    c = -0.5 * m**2 / s**2 - math.log(s)
+    disc = b * b - 4 * a * c  # > 0: the densities always cross twice when s != 1
+    root = math.sqrt(max(disc, 0.0))
+    qq = -0.5 * (b + math.copysign(root, b))
+    roots = sorted([qq / a, c / qq] if qq != 0 else [-root / (2 * a), root / (2 * a)])
+    # TV = P_1(A) − P_2(A) with A = {p1 > p2}: between the roots when s < 1, outside when s > 1
+    mass1 = ndtr((roots[1] - m) / s) - ndtr((roots[0] - m) / s)
+    mass2 = ndtr(roots[1]) - ndtr(roots[0])
+    return float(min(1.0, max(0.0, abs(mass1 - mass2))))
 
 
 def w2_gaussian(m1, v1, m2, v2) -> float:
     """W2 between Gaussians with diagonal covariances: sqrt(‖m1 − m2‖² + Σ(√v1 − √v2)²)."""
-    m1, v1, m2, v2 = (np.atleast_1d(np.asarray(a, dtype=float)) for a in (m1, v1, m2, v2))
+    arrays = []
+    for value, name in ((m1, "m1"), (v1, "v1"), (m2, "m2"), (v2, "v2")):
+        try:
+            a = np.atleast_1d(np.asarray(value, dtype=np.float64))
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be a number or an array of numbers; got "
+                            f"{value!r}.") from None
+        if a.size == 0 or not np.all(np.isfinite(a)) or np.any(np.abs(a) > 1e150):
+            raise InvalidArgument(f"{name} must be finite (|x| <= 1e150) and non-empty; got "
+                                  f"{value!r}.", argument=name)
+        arrays.append(a)
+    m1, v1, m2, v2 = arrays
+    if np.any(v1 < 0) or np.any(v2 < 0):
+        raise InvalidArgument("variances must be >= 0.", argument="v1")
     return float(math.sqrt(np.sum((m1 - m2) ** 2) + np.sum((np.sqrt(v1) - np.sqrt(v2)) ** 2)))
 
 
-def w2_1d(p: Distribution, q: Distribution, points: int = 2**14 + 1) -> float:
-    """W2 in 1-D: sqrt(∫_0^1 (F_p^{-1}(u) − F_q^{-1}(u))² du) from the densities on a grid.
+def w2_1d(p: Distribution, q: Distribution, points: int = 2**14) -> float | None:
+    """W2 in 1-D: sqrt(∫_0^1 (F_p^{-1}(u) − F_q^{-1}(u))² du) from the densities, or None.
 
-    The CDFs are cumulative trapezoid sums on the union of the support boxes; the
-    quantile functions are their interpolated inverses on a midpoint grid in u.
+    The CDFs are cumulative trapezoid sums on the composite nodes of both
+    distributions (each resolved on its own scale); the quantile functions are their
+    interpolated inverses on a midpoint grid in u. None when a density is invisible
+    on the nodes (its CDF does not rise).
     """
     _check_same_space(p, q, (1,))
-    lo, hi = _box(p, q)
-    x = torch.linspace(float(lo[0]), float(hi[0]), points, dtype=DTYPE, device=p.device)
-    xs = x.cpu().numpy()
+    xs = axis_rule([p, q], 0, points).nodes
     quantiles = []
     for dist in (p, q):
-        dens = torch.exp(dist.log_prob(x[:, None])).cpu().numpy()
+        dens = _density(dist, xs[:, None], p.device)
         cdf = np.concatenate(([0.0], np.cumsum(0.5 * (dens[1:] + dens[:-1]) * np.diff(xs))))
+        if not cdf[-1] > 0:
+            return None
         cdf /= cdf[-1]
-        u = (np.arange(points) + 0.5) / points
+        u = (np.arange(xs.size) + 0.5) / xs.size
         keep = np.concatenate(([True], np.diff(cdf) > 0))  # strictly increasing for interp
         quantiles.append(np.interp(u, cdf[keep], xs[keep]))
-    return float(np.sqrt(np.mean((quantiles[0] - quantiles[1]) ** 2)))
+    w2 = float(np.sqrt(np.mean((quantiles[0] - quantiles[1]) ** 2)))
+    return w2 if math.isfinite(w2) else None
 
 
 def knn_precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3,
@@ -200,7 +241,7 @@ def knn_precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3,
     points inside some generated ball.
     """
     if real.shape[0] <= k or fake.shape[0] <= k:
-        raise ValueError(f"need more than k={k} points in each set; got {real.shape[0]} and "
+        raise InvalidArgument(f"need more than k={k} points in each set; got {real.shape[0]} and "
                          f"{fake.shape[0]}.")
 
     def radii(x):

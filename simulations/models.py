@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
+from boundkit._checks import check_instance, to_float
+from boundkit.errors import InvalidArgument
 from simulations.distributions import GaussianMixture
 
 BANDWIDTHS = ("silverman", "scott", "cv")
@@ -26,14 +28,19 @@ CV_GRID = torch.logspace(-1.5, 0.7, 45, dtype=torch.float64)
 
 
 def _check_data(data: torch.Tensor, minimum: int = 2) -> torch.Tensor:
+    check_instance(data, torch.Tensor, "data", "p0.sample(100, generator)")
     if data.ndim != 2 or data.shape[0] < minimum:
-        raise ValueError(f"data must have shape (n, d) with n >= {minimum}; got "
-                         f"{tuple(data.shape)}.")
-    if not torch.all(torch.isfinite(data)):
-        raise ValueError("data contains NaN or inf.")
+        raise InvalidArgument(f"data must have shape (n, d) with n >= {minimum}; got "
+                              f"{tuple(data.shape)}.", argument="data")
+    if not torch.all(torch.isfinite(data)) or float(data.abs().max()) > MAX_ABS:
+        raise InvalidArgument(f"data must be finite with |x| <= {MAX_ABS:g}; the loop has "
+                              f"diverged (synthetic data left float64's safe range). Use fewer "
+                              f"rounds or milder settings.", argument="data")
     return data
 
 
+#: Largest |x| a model is fitted to: beyond it variances overflow within a round or two.
+MAX_ABS = 1e100
 #: A coordinate with no spread gets this fraction of the largest coordinate's scale.
 DEGENERATE_FLOOR = 1e-3
 
@@ -45,8 +52,8 @@ def _floor_degenerate(scale: torch.Tensor) -> torch.Tensor:
     """
     top = float(scale.max())
     if not top > 0:
-        raise ValueError("every coordinate has zero spread (all points equal): the model "
-                         "collapsed.")
+        raise InvalidArgument("every coordinate has zero spread (all points equal): the model "
+                              "collapsed.", argument="data")
     return scale.clamp_min(DEGENERATE_FLOOR * top)
 
 
@@ -72,6 +79,10 @@ class GaussianMLEModel:
     unbiased: bool = False
     name: str = "gaussian-mle"
 
+    def __post_init__(self):
+        if not isinstance(self.unbiased, bool):
+            raise TypeError(f"unbiased must be True or False; got {self.unbiased!r}.")
+
     def fit(self, data: torch.Tensor) -> GaussianMixture:
         data = _check_data(data)
         mean = data.mean(0)
@@ -96,10 +107,17 @@ class KDEModel:
         bw = self.bandwidth
         if isinstance(bw, str):
             if bw not in BANDWIDTHS:
-                raise ValueError(f"bandwidth={bw!r} is not known. Pass a number > 0 or one of "
-                                 f"{', '.join(BANDWIDTHS)}.")
-        elif not (isinstance(bw, int | float) and bw > 0):
-            raise ValueError(f"bandwidth must be > 0 or a rule name; got {bw!r}. Pass e.g. 0.1.")
+                raise InvalidArgument(f"bandwidth={bw!r} is not known. Pass a number in "
+                                      f"[1e-100, 1e100] or one of {', '.join(BANDWIDTHS)}.",
+                                      argument="bandwidth")
+            return
+        h = to_float(bw, "bandwidth")
+        if not 1e-100 <= h <= 1e100:
+            raise InvalidArgument(f"bandwidth must lie in [1e-100, 1e100] (beyond it the "
+                                  f"samples leave float64's range within a few rounds) or be "
+                                  f"a rule name; got {bw!r}. Pass e.g. 0.1.",
+                                  argument="bandwidth")
+        object.__setattr__(self, "bandwidth", h)
 
     def bandwidths(self, data: torch.Tensor) -> torch.Tensor:
         """The per-coordinate bandwidths h_j for this data set."""

@@ -7,79 +7,116 @@ the errors actually incurred.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from boundkit import SCHEDULES, bound_values, make_schedule
-from simulations.datasets import SOURCES, make_source
-from simulations.diffusion import RFDiffusionModel
-from simulations.distributions import DISTRIBUTIONS, make_distribution
-from simulations.gmm import GMMModel
+from boundkit import SCHEDULE_REGISTRY, bound_values
+from boundkit.errors import InvalidArgument
 from simulations.loop import run_loop
-from simulations.models import GaussianMLEModel, KDEModel
+from simulations.registry import DATA_REGISTRY, MODEL_REGISTRY, has_density
 from simulations.sampling import SyntheticSampling
-from simulations.score_mlp import MLPDiffusionModel
 
-#: Schedule aliases of the self-consuming literature. "accumulate" keeps every earlier
-#: data set, so n_i = (i+1) n with balanced weights; "accumulate-subsample" draws a
-#: constant n from the same balanced mixture.
-ALIASES = {"replace": "full-synthetic", "accumulate": "balanced",
-           "accumulate-subsample": "balanced"}
+#: Default memory budget of one simulation (override with BOUNDKIT_MEMORY_GB).
+MEMORY_GB = 8.0
 
 
-def build_schedule(name: str, alpha=None, lam=None):
-    """A boundkit schedule by name (with the aliases replace and accumulate)."""
-    key = ALIASES.get(name, name)
-    if key not in SCHEDULES:
-        known = ", ".join([*SCHEDULES, *ALIASES])
-        raise ValueError(f"--schedule={name!r} is not known. Pass one of: {known}.")
-    return make_schedule(key, alpha, lam)
+def check_output_dir(out: str | Path, option: str = "--out") -> Path:
+    """Create ``out`` (a folder) and prove it writable, before any work."""
+    path = Path(out)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".boundkit-write-test"
+        probe.write_text("ok", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        raise InvalidArgument(f"{option}={str(out)!r} cannot be created or written "
+                              f"({exc.strerror or exc}). Pass a writable folder.",
+                              argument="out") from None
+    return path
 
 
-def make_p0(name: str, device="cpu", dim: int = 1):
-    """The real data p0 by name: a distribution with a density, or a bundled data set."""
-    if name in SOURCES:
-        return make_source(name, device)
-    if name in DISTRIBUTIONS:
-        return make_distribution(name, device=device, dim=dim)
-    raise ValueError(f"data={name!r} is not known. Pass one of: "
-                     f"{', '.join([*DISTRIBUTIONS, *SOURCES])}.")
+def estimate_bytes(model: str, dim: int, sizes: list[int], replicates: int, rounds: int,
+                   density: bool, width: int = 256) -> int:
+    """Approximate peak memory of :func:`run_loop` for these settings (bytes).
+
+    The dominant terms: the round's data and the stored models (KDE keeps its data),
+    the chunked mixture density (4,096 points × components × d), the Monte Carlo TV
+    draws in d > 2, the random-feature matrices, and the tidy frame.
+    """
+    n_max, total = max(sizes), sum(sizes)
+    data = 8 * dim * (6 * n_max + (2 * total if model == "kde" else 0))
+    components = {"kde": n_max, "gmm": 3, "gaussian-mle": 1}.get(model, 1)
+    density_chunk = 3 * 8 * 4096 * components * dim
+    grids = 8 * 6 * (513**2 if dim == 2 else 2**16)
+    mc = 4 * 8 * 200_000 * dim if density and dim > 2 else 0
+    rf = 3 * 8 * (2 * n_max * width + width * width) if model == "diffusion-rf" else 0
+    frame = 200 * 13 * rounds * replicates
+    return int(data + density_chunk + grids + mc + rf + frame)
 
 
-#: Models by CLI name, with their default settings.
-MODELS = {"gaussian-mle": GaussianMLEModel, "kde": KDEModel, "gmm": GMMModel,
-          "diffusion-rf": RFDiffusionModel, "diffusion-mlp": MLPDiffusionModel}
+def prepare(model: str, data: str, schedule: str, *, rounds: int, n: int, growth: float = 0.0,
+            replicates: int = 1, seed: int = 0, device: str = "cpu", alpha=None, lam=None,
+            temperature=None, self_correct=None, real_data: str = "fresh", dim=None,
+            out: str | Path = "simulation-out",
+            spell: Callable[[str], str] = str) -> Callable[..., dict]:
+    """Check every argument of a simulation and its memory, create ``out``; return the job.
 
-
-def build_model(name: str):
-    """A model by name (see :data:`MODELS`), with its default settings."""
-    if name not in MODELS:
-        raise ValueError(f"MODEL={name!r} is not known. Pass one of: {', '.join(MODELS)}.")
-    return MODELS[name]()
-
-
-def simulate(model: str, data: str, schedule: str, *, rounds: int, n: int, growth: float = 0.0,
-             replicates: int = 1, seed: int = 0, device: str = "cpu", alpha=None, lam=None,
-             temperature: float = 1.0, self_correct: float = 0.0, real_data: str = "fresh",
-             dim: int = 1, out: str | Path = "simulation-out", progress=None) -> dict:
-    """Run the loop and write ``frame.csv`` and ``errors.png`` under ``out``."""
+    Options that do not apply to the chosen model, data set or schedule are refused
+    (``spell`` names them as the user typed them). Nothing is trained before the
+    returned function is called with an optional ``progress`` callback.
+    """
+    MODEL_REGISTRY.check_options(model, {"temperature": temperature,
+                                         "self_correct": self_correct}, spell, "MODEL")
+    DATA_REGISTRY.check_options(data, {"dim": dim}, spell, "--data")
+    entry = SCHEDULE_REGISTRY.check_options(schedule, {"alpha": alpha, "lam": lam}, spell,
+                                            "--schedule")
+    sched = SCHEDULE_REGISTRY.build(schedule, "--schedule", alpha=alpha, lam=lam)
     if growth < 0:
-        raise ValueError(f"--growth must be >= 0; got {growth}. Pass e.g. --growth 4.")
-    sched = build_schedule(schedule, alpha, lam)
-    mdl = build_model(model)
-    p0 = make_p0(data, device=device, dim=dim)
-    accumulate = 1 if schedule == "accumulate" else 0
-    frame = run_loop(mdl, p0, sched, rounds, lambda i: n * (i + 1) ** (growth + accumulate),
-                     replicates=replicates, seed=seed, device=device, progress=progress,
-                     sampling=SyntheticSampling(temperature, self_correct), real_data=real_data)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+        raise InvalidArgument(f"--growth must be >= 0; got {growth}. Pass e.g. --growth 4.",
+                              argument="growth")
+    power = float(growth) + (1 if entry.accumulate else 0)
+    factor = float(sched.size_factor)
+    sizes = [round(n * (i + 1) ** power * factor) for i in range(rounds)]
+    dimension = dim or 1
+    budget = float(os.environ.get("BOUNDKIT_MEMORY_GB", MEMORY_GB)) * 2**30
+    need = estimate_bytes(model, dimension if data in ("gaussian", "mixture") else 2,
+                          sizes, replicates, rounds, has_density(data))
+    if need > budget:
+        raise InvalidArgument(
+            f"this simulation needs about {need / 2**30:,.1f} GiB (limit {budget / 2**30:g} GiB; "
+            f"largest round {max(sizes):,} points in {dimension} dimension(s), {replicates} "
+            f"replicate(s), {rounds} rounds). Pass a smaller --n, --growth, --dim, --rounds or "
+            f"--replicates, or raise BOUNDKIT_MEMORY_GB.", argument="n")
+    path = check_output_dir(out)
+    p0 = DATA_REGISTRY.build(data, "--data", dim=dim, device=device)
+    mdl = MODEL_REGISTRY.build(model, "MODEL")
+    sampling = SyntheticSampling(1.0 if temperature is None else temperature,
+                                 0.0 if self_correct is None else self_correct)
+
+    def job(progress=None) -> dict:
+        frame = run_loop(mdl, p0, sched, rounds, lambda i: n * (i + 1) ** power,
+                         replicates=replicates, seed=seed, device=device, progress=progress,
+                         sampling=sampling, real_data=real_data)
+        return write(frame, sched, f"{model} on {data}, {schedule}", path)
+
+    return job
+
+
+def simulate(model: str, data: str, schedule: str, *, out: str | Path = "simulation-out",
+             progress=None, **options) -> dict:
+    """Run the loop and write ``frame.csv`` and ``errors.png`` under ``out``."""
+    return prepare(model, data, schedule, out=out, **options)(progress=progress)
+
+
+def write(frame: pd.DataFrame, schedule, title: str, out: Path) -> dict:
+    """Write ``frame.csv`` and ``errors.png`` (with the R1 bound when TV was measured)."""
     frame.to_csv(out / "frame.csv", index=False)
-    title = f"{model} on {data}, {schedule}"
     if "e" in set(frame["metric"]):
-        summary = _summary(frame, sched)
+        summary = _summary(frame, schedule)
         _figure(summary, title, out / "errors.png")
     else:
         summary = _summary_density_free(frame)

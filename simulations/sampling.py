@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from boundkit._checks import to_float
+from boundkit.errors import InvalidArgument
 from simulations.distributions import Distribution, GaussianMixture
 
 
@@ -28,11 +30,16 @@ class SyntheticSampling:
     self_correct: float = 0.0
 
     def __post_init__(self):
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0; got {self.temperature}. Pass e.g. 0.8.")
-        if not 0 <= self.self_correct <= 1:
-            raise ValueError(f"self_correct must lie in [0, 1]; got {self.self_correct}. "
-                             f"Pass e.g. 0.5.")
+        t = to_float(self.temperature, "temperature")
+        if not 0 < t <= 1e100:
+            raise InvalidArgument(f"temperature must lie in (0, 1e100]; got {self.temperature}. "
+                                  f"Pass e.g. 0.8.", argument="temperature")
+        g = to_float(self.self_correct, "self_correct")
+        if not 0 <= g <= 1:
+            raise InvalidArgument(f"self_correct must lie in [0, 1]; got {self.self_correct}. "
+                                  f"Pass e.g. 0.5.", argument="self_correct")
+        object.__setattr__(self, "temperature", t)
+        object.__setattr__(self, "self_correct", g)
 
     @property
     def is_plain(self) -> bool:
@@ -44,10 +51,9 @@ class SyntheticSampling:
         if self.is_plain:
             return model
         if not isinstance(model, GaussianMixture):
-            raise ValueError(
+            raise InvalidArgument(
                 f"biased or self-corrected sampling needs a Gaussian-mixture model "
-                f"(gaussian-mle, kde, gmm); got {type(model).__name__}."
-            )
+                f"(gaussian-mle, kde, gmm); got {type(model).__name__}.", argument="sampling")
         law = GaussianMixture(model.means, model.scales * self.temperature**0.5, model.weights,
                               device=model.device)
         if not self.self_correct:

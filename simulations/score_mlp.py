@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from boundkit.errors import InvalidArgument
 from simulations._device import DTYPE, check_counts, make_generator
 from simulations.diffusion import OUSDE, PFODEDistribution
 
@@ -86,17 +87,17 @@ class MLPDiffusionModel:
 
     def __post_init__(self):
         if isinstance(self.depth, bool) or self.depth not in (2, 3, 4):
-            raise ValueError(f"depth must be 2, 3 or 4; got {self.depth!r}.")
+            raise InvalidArgument(f"depth must be 2, 3 or 4; got {self.depth!r}.")
         check_counts(width=self.width, steps=self.steps, batch=self.batch,
                      ode_steps=self.ode_steps)
         if self.sampler not in ("ode", "sde"):
-            raise ValueError(f"sampler={self.sampler!r} is not known. Pass 'ode' or 'sde'.")
+            raise InvalidArgument(f"sampler={self.sampler!r} is not known. Pass 'ode' or 'sde'.")
         if not self.lr > 0:
-            raise ValueError(f"lr must be > 0; got {self.lr}. Pass e.g. lr=3e-3.")
+            raise InvalidArgument(f"lr must be > 0; got {self.lr}. Pass e.g. lr=3e-3.")
 
     def fit(self, data: torch.Tensor) -> PFODEDistribution:
         if data.ndim != 2 or data.shape[0] < 2 or not torch.all(torch.isfinite(data)):
-            raise ValueError(f"data must be finite with shape (n >= 2, d); got "
+            raise InvalidArgument(f"data must be finite with shape (n >= 2, d); got "
                              f"{tuple(data.shape)}.")
         gen = make_generator(self.seed, data.device)
         score = MLPScore(MLPScore.init(data.shape[1], self.width, self.depth, gen, data.device),

@@ -22,6 +22,7 @@ from boundkit import (
 from boundkit import strategies as bst
 from boundkit._parse import parse_generations
 from boundkit.cli import main
+from boundkit.errors import InvalidArgument
 
 
 def run(capsys, *argv):
@@ -108,8 +109,8 @@ def test_rich_table_and_other_formats(capsys):
                        "1..10")
     assert code == 0 and "λ'" in out and "17.8304" in out
     code, out, _ = run(capsys, "table", "growth", "--format", "csv", "--generations", "1,2")
-    assert out.splitlines()[0] == "generation,rate,eps,n_required,exponent"
-    assert out.splitlines()[1] == "1,0.25,0.1,160000,4.0"
+    assert out.splitlines()[0] == "generation,rate,eps,n_required,exponent,certified"
+    assert out.splitlines()[1] == "1,0.25,0.1,160000,4.0,True"
     code, out, _ = run(capsys, "table", "schedules", "--format", "latex", "--generations", "1..3")
     assert "\\toprule" in out and "\\bottomrule" in out
     code, out, _ = run(capsys, "table", "schedules", "--format", "markdown", "--generations", "2")
@@ -127,21 +128,21 @@ def test_rich_table_and_other_formats(capsys):
         (["threshold", "--rate", "x/y"], "--rate='x/y' is not a number"),
         (["growth", "--eps", "0"], "--eps must be > 0"),
         (["growth", "--eps", "-1"], "--eps must be > 0"),
-        (["threshold", "--generations", "0..3"], "generations start at 1"),
+        (["threshold", "--generations", "0..3"], "generations start at 1 here"),
         (["threshold", "--generations", "5..2"], "empty range"),
         (["threshold", "--generations", "a"], "not a generation list"),
-        (["bound", "--schedule", "balanced", "--delta", "0.1", "--generations", "0"],
-         "generations start at 1"),
+        (["bound", "--schedule", "balanced", "--delta", "0.1", "--generations", "-1"],
+         "is not a generation list"),
         (["bound", "--schedule", "constant-real", "--alpha", "1.2", "--delta", "0.1"],
          "--alpha must lie in"),
-        (["bound", "--schedule", "nope", "--delta", "0.1"], "--schedule='nope' is not known"),
+        (["bound", "--schedule", "nope", "--delta", "0.1"], "Invalid value for '--schedule'"),
         (["bound", "--schedule", "balanced"], "pass --delta D"),
         (["bound", "--schedule", "balanced", "--alpha", "0.5", "--delta", "1"],
-         "--alpha applies to"),
-        (["threshold", "--format", "xml"], "--format='xml' is not known"),
+         "--alpha does not apply to schedule balanced; it applies to constant-real, final-rescue"),
+        (["threshold", "--format", "xml"], "Invalid value for '--format'"),
         (["threshold", "--nope"], "No such option"),
-        (["table", "nope"], "table 'nope' is not known"),
-        (["growth", "--model", "gpt"], "--model='gpt' is not known"),
+        (["table", "nope"], "Invalid value for '{phase-transition|growth|schedules}'"),
+        (["growth", "--model", "gpt"], "Invalid value for '--model'"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(capsys, argv, fragment):
@@ -167,5 +168,5 @@ def test_console_script_never_prints_a_traceback():
 def test_parse_generations_forms():
     assert parse_generations("4") == [4]
     assert parse_generations("1..3, 7,9..10") == [1, 2, 3, 7, 9, 10]
-    with pytest.raises(ValueError, match="more than"):
+    with pytest.raises(InvalidArgument, match="more than"):
         parse_generations("1..2000000")

@@ -22,6 +22,7 @@ from boundkit import (
     risk_expr,
 )
 from boundkit import strategies as bst
+from boundkit.errors import InvalidArgument
 
 R = Fraction(1, 4)
 
@@ -188,14 +189,14 @@ def test_exact_route_gives_crootof_beyond_two():
         ({"r": 0}, "rate must lie strictly between 0 and 1"),
         ({"r": 1}, "rate must lie strictly between 0 and 1"),
         ({"r": "abc"}, "is not a number"),
-        ({"generations": [0]}, "generations must hold integers >= 1"),
+        ({"generations": [0]}, "R6 needs generation >= 1: round 0 trains on real data only"),
         ({"floor": -1}, "floor must be >= 0"),
         ({"const": 0}, "const must be > 0"),
     ],
 )
 def test_invalid_input_names_the_argument(kwargs, fragment):
     args = {"r": R, "generations": [1, 2]} | kwargs
-    with pytest.raises(ValueError, match=fragment):
+    with pytest.raises(InvalidArgument, match=fragment):
         phase_transition(args.pop("r"), args.pop("generations"), **args)
 
 

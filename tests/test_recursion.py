@@ -23,6 +23,7 @@ from boundkit import (
     bounds,
 )
 from boundkit import strategies as bst
+from boundkit.errors import InvalidArgument
 from boundkit.schedules import delta, i
 
 
@@ -153,14 +154,14 @@ def test_bounds_with_model_uses_sizes_and_size_factor():
     ],
 )
 def test_general_schedule_validation(kwargs, fragment):
-    with pytest.raises(ValueError, match=fragment):
+    with pytest.raises(InvalidArgument, match=fragment):
         GeneralSchedule(**kwargs)
 
 
 def test_float_weights_within_tolerance_are_accepted():
     s = GeneralSchedule(alpha=[0.1], beta=[[0.9 + 1e-14]])
     assert not s.is_exact
-    with pytest.raises(ValueError, match="exact evaluation needs rationals"):
+    with pytest.raises(InvalidArgument, match="exact evaluation needs rationals"):
         bound_exact(s, [1, 1])
 
 
@@ -172,15 +173,17 @@ def test_float_weights_within_tolerance_are_accepted():
         (lambda: FixedRatio(-1), "lambda must be >= 0"),
         (lambda: FinalRoundRescue(2), "alpha must lie in \\[0, 1\\]"),
         (lambda: bound_values(FullSynthetic(), [0.1, float("nan")]), "deltas must be finite"),
-        (lambda: bound_values(FullSynthetic(), [0.1, -0.1]), "deltas must be finite and >= 0"),
+        (lambda: bound_values(FullSynthetic(), [0.1, -0.1]),
+         "deltas must be finite and in \\[0, 1\\]"),
         (lambda: bounds(FullSynthetic(), [1], delta=0), "delta must be > 0"),
         (lambda: bounds(FullSynthetic(), [1]), "exactly one of delta"),
-        (lambda: bounds(FullSynthetic(), [-1], delta=0.1), "generations must hold integers"),
+        (lambda: bounds(FullSynthetic(), [-1], delta=0.1),
+         "generations must be an integer in \\[0, "),
         (lambda: bound_exact(GeneralSchedule(alpha=[1], beta=[[0]]), [1, 1, 1]), "defines rounds"),
     ],
 )
 def test_invalid_input_names_the_argument(make, fragment):
-    with pytest.raises(ValueError, match=fragment):
+    with pytest.raises(InvalidArgument, match=fragment):
         make()
 
 
@@ -192,5 +195,5 @@ def test_make_schedule_defaults_and_refusal():
     assert make_schedule("fixed-ratio", lam=Fraction(3)).size_factor == 4
     assert make_schedule("final-rescue") == FinalRoundRescue()
     assert make_schedule("balanced") == Balanced()
-    with pytest.raises(ValueError, match="schedule='nope' is not known"):
+    with pytest.raises(InvalidArgument, match="schedule='nope' is not a known schedule"):
         make_schedule("nope")

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from boundkit import Balanced, ConstantRealShare, FixedRatio, FullSynthetic
+from boundkit.errors import InvalidArgument
 from simulations import make_distribution, make_generator, tv_gaussian_1d
 from simulations.batched import gaussian_mle_chains, tv_gaussian_1d_batch
 from simulations.kde_grid import kde_exact_on_grid, kde_grid_density
@@ -62,13 +63,13 @@ def test_batched_tv_matches_scalar_closed_form():
 
 
 def test_batched_bad_input():
-    with pytest.raises(ValueError, match="latest model only"):
+    with pytest.raises(InvalidArgument, match="latest model only"):
         gaussian_mle_chains(Balanced(), 3, 10, 10)
-    with pytest.raises(ValueError, match="rounds must be an integer >= 1"):
+    with pytest.raises(InvalidArgument, match="rounds must be an integer >= 1"):
         gaussian_mle_chains(FullSynthetic(), 0, 10, 10)
-    with pytest.raises(ValueError, match="method='fast' is not known"):
+    with pytest.raises(InvalidArgument, match="method='fast' is not known"):
         gaussian_mle_chains(FullSynthetic(), 3, 10, 10, method="fast")
-    with pytest.raises(ValueError, match="at least 2 samples"):
+    with pytest.raises(InvalidArgument, match="at least 2 samples"):
         gaussian_mle_chains(FullSynthetic(), 3, 1, 10)
 
 
@@ -86,9 +87,9 @@ def test_fft_binned_kde_matches_exact_sum():
 
 def test_kde_grid_bad_input():
     x = torch.zeros(10, dtype=torch.float64)
-    with pytest.raises(ValueError, match="h must be > 0"):
+    with pytest.raises(InvalidArgument, match="h must be > 0"):
         kde_grid_density(x, 0.0, torch.linspace(0, 1, 11, dtype=torch.float64))
-    with pytest.raises(ValueError, match="uniform and increasing"):
+    with pytest.raises(InvalidArgument, match="uniform and increasing"):
         kde_grid_density(x, 0.1, torch.tensor([0.0, 0.1, 0.5], dtype=torch.float64))
 
 
@@ -153,5 +154,5 @@ def test_kde_chains_jensen_bound_and_real_data_control():
                       grid_points=1025)
     drift = kde_chains(FullSynthetic(), 8, 30, reps, bandwidth=h, seed=2, grid_points=1025)
     assert float(kept[:, -1].mean()) < float(drift[:, -1].mean())
-    with pytest.raises(ValueError, match="bandwidth must be 'silverman' or a number"):
+    with pytest.raises(InvalidArgument, match="bandwidth must be 'silverman' or a number"):
         kde_chains(FullSynthetic(), 2, 30, 3, bandwidth="scott")

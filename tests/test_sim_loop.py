@@ -9,6 +9,7 @@ import torch
 from scipy.stats import chi2
 
 from boundkit import Balanced, ConstantRealShare, FixedRatio, FullSynthetic
+from boundkit.errors import InvalidArgument
 from simulations import (
     GaussianMLEModel,
     KDEModel,
@@ -154,31 +155,31 @@ def test_full_synthetic_drifts_more_than_real_data():
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [
-        ({"rounds": 0}, "rounds must be an integer >= 1"),
-        ({"n": 0}, "n must be >= 1 in every round"),
-        ({"replicates": 0}, "replicates must be an integer >= 1"),
+        ({"rounds": 0}, "rounds must be an integer in \\[1, "),
+        ({"n": 0}, "n must give between 2 and 10\\^12 samples in every round"),
+        ({"replicates": 0}, "replicates must be an integer in \\[1, "),
         ({"device": "cuda:7"} if not torch.cuda.is_available() else {"device": "nope"},
          "device="),
-        ({"seed": -3}, "seed must be an integer >= 0"),
+        ({"seed": -3}, "seed must be an integer in \\[0, "),
     ],
 )
 def test_loop_bad_input(kwargs, fragment):
     args = {"rounds": 2, "n": 20} | kwargs
-    with pytest.raises(ValueError, match=fragment):
+    with pytest.raises(InvalidArgument, match=fragment):
         run_loop(GaussianMLEModel(), make_distribution("gaussian"), FullSynthetic(),
                  args.pop("rounds"), args.pop("n"), **args)
 
 
 def test_model_bad_input():
-    with pytest.raises(ValueError, match="bandwidth='wide' is not known"):
+    with pytest.raises(InvalidArgument, match="bandwidth='wide' is not known"):
         KDEModel("wide")
-    with pytest.raises(ValueError, match="bandwidth must be > 0"):
+    with pytest.raises(InvalidArgument, match="bandwidth must lie in \\[1e-100, 1e100\\]"):
         KDEModel(-1.0)
-    with pytest.raises(ValueError, match="data must have shape"):
+    with pytest.raises(InvalidArgument, match="data must have shape"):
         GaussianMLEModel().fit(torch.zeros(1, 1, dtype=torch.float64))
-    with pytest.raises(ValueError, match="collapsed"):
+    with pytest.raises(InvalidArgument, match="collapsed"):
         GaussianMLEModel().fit(torch.zeros(5, 1, dtype=torch.float64))
-    with pytest.raises(ValueError, match="collapsed"):
+    with pytest.raises(InvalidArgument, match="collapsed"):
         KDEModel().fit(torch.ones(5, 3, dtype=torch.float64))
     # one constant coordinate (a blank pixel) is floored, not refused
     half = torch.stack([torch.arange(6.0), torch.zeros(6)], 1).to(torch.float64)
@@ -220,12 +221,12 @@ def test_sampling_refuses_models_without_explicit_mixture():
     from simulations.diffusion import RFDiffusionModel
     from simulations.sampling import SyntheticSampling
 
-    with pytest.raises(ValueError, match="temperature must be > 0"):
+    with pytest.raises(InvalidArgument, match="temperature must lie in \\(0, 1e100\\]"):
         SyntheticSampling(temperature=0)
-    with pytest.raises(ValueError, match="self_correct must lie in"):
+    with pytest.raises(InvalidArgument, match="self_correct must lie in"):
         SyntheticSampling(self_correct=1.5)
     p0 = make_distribution("gaussian")
-    with pytest.raises(ValueError, match="needs a Gaussian-mixture model"):
+    with pytest.raises(InvalidArgument, match="needs a Gaussian-mixture model"):
         run_loop(RFDiffusionModel(width=16), p0, FullSynthetic(), 2, 50,
                  sampling=SyntheticSampling(temperature=0.5), mc_samples=100)
 
@@ -241,7 +242,7 @@ def test_density_free_data_sets(name):
     metrics = set(frame["metric"])
     assert {"precision", "recall", "nll", "mean", "var"} <= metrics
     assert not {"e", "delta", "kl", "v1_margin"} & metrics  # no density, no TV
-    with pytest.raises(ValueError, match="p0 had no density"):
+    with pytest.raises(InvalidArgument, match="p0 had no density"):
         verdicts(frame)
 
 
@@ -255,7 +256,7 @@ def test_digits_are_the_bundled_images():
     assert x.shape[1] == 64 and x.min() >= 0 and x.max() <= 1
     rows = {tuple(r) for r in images}
     assert all(tuple(r) in rows for r in x[:200])  # draws are rows of the data set
-    with pytest.raises(ValueError, match="not a bundled data set"):
+    with pytest.raises(InvalidArgument, match="not a bundled data set"):
         make_source("mnist")
 
 
@@ -274,7 +275,7 @@ def test_fixed_real_pool_versus_fresh_real_data():
                     real_data="pool", replicates=1, seed=3, mc_samples=200)
     means = same[same.metric == "mean"]["value"].to_numpy()
     assert np.allclose(means, means[0], rtol=0, atol=1e-12)
-    with pytest.raises(ValueError, match="real_data='reuse' is not known"):
+    with pytest.raises(InvalidArgument, match="real_data='reuse' is not known"):
         run_loop(GaussianMLEModel(), p0, FullSynthetic(), 2, 20, real_data="reuse")
 
 

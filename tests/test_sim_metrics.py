@@ -8,6 +8,7 @@ import torch
 from scipy.integrate import quad
 from scipy.special import ndtr
 
+from boundkit.errors import InvalidArgument
 from simulations import (
     DISTRIBUTIONS,
     GaussianMixture,
@@ -143,25 +144,25 @@ def test_same_seed_same_numbers():
     ("make", "fragment"),
     [
         (lambda: make_distribution("moons3d"), "data='moons3d' is not known"),
-        (lambda: make_distribution("gaussian", dim=0), "dim must be an integer >= 1"),
-        (lambda: GaussianMixture([[0.0]], [0.0]), "scales must be finite, > 0"),
+        (lambda: make_distribution("gaussian", dim=0), "dim must be an integer in \\[1, "),
+        (lambda: GaussianMixture([[0.0]], [0.0]), "scales must be > 1e-150"),
         (lambda: GaussianMixture([[0.0], [1.0]], [1.0, 1.0], [0.5, 0.6]), "summing to 1"),
         (lambda: make_distribution("gaussian").sample(0, gen()), "n must be an integer >= 1"),
         (lambda: resolve_device("tpu"), "device='tpu'"),
-        (lambda: make_generator(-1, CPU), "seed must be an integer >= 0"),
+        (lambda: make_generator(-1, CPU), "seed must be an integer in \\[0, "),
         (lambda: tv_quadrature_1d(make_distribution("ring8"), make_distribution("ring8")),
          "dimension"),
     ],
 )
 def test_bad_input_is_refused(make, fragment):
-    with pytest.raises(ValueError, match=fragment):
+    with pytest.raises(InvalidArgument, match=fragment):
         make()
 
 
 def test_missing_cuda_is_refused(monkeypatch):
     # runs on any machine: CUDA is made unavailable for the duration of the test
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(ValueError, match="no CUDA device is available"):
+    with pytest.raises(InvalidArgument, match="no CUDA device is available"):
         resolve_device("cuda")
     assert resolve_device("auto") == torch.device("cpu")
 
@@ -184,5 +185,5 @@ def test_knn_precision_recall_detects_mode_collapse():
     assert prec > 0.9 and rec > 0.9
     prec_c, rec_c = knn_precision_recall(real, collapsed)
     assert prec_c > 0.9 and rec_c < 0.7  # still realistic, but misses 40% of the mass
-    with pytest.raises(ValueError, match="need more than k=3 points"):
+    with pytest.raises(InvalidArgument, match="need more than k=3 points"):
         knn_precision_recall(real[:3], same)

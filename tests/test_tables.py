@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from boundkit import Balanced, FullSynthetic, PowerLaw
+from boundkit.errors import InvalidArgument
 from boundkit.tables import (
     bound_table,
     export,
@@ -59,12 +60,12 @@ def test_latex_is_booktabs_and_markdown_has_header():
     assert md.splitlines()[0].startswith("|") and "3.30278" in md
     csv = export(df, "csv")
     assert csv.splitlines()[0].startswith("generation,rate,x_critical")
-    with pytest.raises(ValueError, match="format must be one of"):
+    with pytest.raises(InvalidArgument, match="format must be one of"):
         export(df, "xlsx")
 
 
 def test_exact_with_floor_is_refused():
-    with pytest.raises(ValueError, match="Drop --exact or pass floor=0"):
+    with pytest.raises(InvalidArgument, match="Drop exact or pass floor=0"):
         phase_transition_table(Fraction(1, 4), [1], floor=0.1, exact=True)
 
 
