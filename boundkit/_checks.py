@@ -27,7 +27,8 @@ Number = int | float | Fraction | str | sp.Rational
 #: Tolerance for a float round's weights to sum to one (exact rationals must be exact).
 FLOAT_SUM_TOL = 1e-12
 #: Largest magnitude a number may have: every route must also work in float64.
-MAX_MAGNITUDE = Fraction(10) ** 300
+MAX_MAGNITUDE = Fraction(1e300)  # the double 1e300 (slightly above 10^300): both spellings pass
+MIN_MAGNITUDE = Fraction(1, 10**300)  # below the double 1e-300: both spellings pass
 #: Rates the solvers are correct on (float, certified, exact, Lambert-W slope, growth).
 RATE_MIN = Fraction(1, 10**12)
 RATE_MAX = 1 - Fraction(1, 10**10)
@@ -79,7 +80,7 @@ def to_fraction(value: object, name: str) -> Fraction:
     else:
         raise TypeError(f"{name} must be a real number (int, float, Fraction or a string like "
                         f"'1/4'); got {type(value).__name__} {value!r}.")
-    if abs(out) > MAX_MAGNITUDE or (out != 0 and abs(out) < 1 / MAX_MAGNITUDE):
+    if abs(out) > MAX_MAGNITUDE or (out != 0 and abs(out) < MIN_MAGNITUDE):
         raise InvalidArgument(f"{name}={_show(value)} is outside float64's working range "
                               f"(1e-300 <= |x| <= 1e300). Pass a number in that range.",
                               argument=name)

@@ -26,6 +26,7 @@ from scipy.optimize import brentq
 
 from boundkit._checks import check_nonnegative, check_positive
 from boundkit.error_models import ErrorModel, _q, derived_rate, n
+from boundkit.errors import InvalidArgument
 
 tau = sp.Symbol("tau", positive=True)
 m = sp.Symbol("m", positive=True)
@@ -34,6 +35,15 @@ m = sp.Symbol("m", positive=True)
 def kl_bound(tau_: sp.Expr, m_: sp.Expr, n_: sp.Expr, extra: sp.Expr = 0) -> sp.Expr:
     """The E3 KL bound τ⁴/(mn) + τ³/m² + 1/τ + 1/m + extra (THEORY.md §3, E3)."""
     return tau_**4 / (m_ * n_) + tau_**3 / m_**2 + 1 / tau_ + 1 / m_ + extra
+
+
+def _size(value, name: str) -> Fraction:
+    """A sample size or width in [1, 1e300]."""
+    q = check_positive(value, name, "1000")
+    if q < 1:
+        raise InvalidArgument(f"{name} must be >= 1 (a sample size or a width); got {value}. "
+                              f"Pass e.g. {name}=1000.", argument=name)
+    return q
 
 
 def tau_star_dominant() -> sp.Expr:
@@ -53,23 +63,24 @@ def tau_star_exact(n_value: int, m_value: int) -> sp.Expr:
     One sign change in 4mτ⁵ + 3nτ⁴ − m²n, so exactly one positive root (Descartes);
     it is the largest real root.
     """
-    nv = check_positive(n_value, "n")
-    mv = check_positive(m_value, "m")
+    nv, mv = _size(n_value, "n"), _size(m_value, "m")
     poly = sp.Poly(stationarity_poly(_q(nv), _q(mv)), tau)
     return sp.CRootOf(poly, poly.count_roots() - 1)
 
 
 def tau_star(n_value: float, m_value: float) -> float:
     """The optimal stopping time τ*(n, m) in float64, by Brent's method in log τ (R7)."""
-    nv = float(check_positive(n_value, "n"))
-    mv = float(check_positive(m_value, "m"))
+    nv, mv = float(_size(n_value, "n")), float(_size(m_value, "m"))
+    log_mn = math.log(mv) + math.log(nv)
 
     def g(log_t: float) -> float:  # (4mτ⁵ + 3nτ⁴)/(m²n) − 1, increasing in τ
-        t = math.exp(log_t)
-        return math.exp(5 * log_t + math.log(4 / (mv * nv))) + 3 * t**4 / mv**2 - 1
+        return (math.exp(5 * log_t + math.log(4) - log_mn)
+                + math.exp(4 * log_t + math.log(3) - 2 * math.log(mv)) - 1)
 
-    guess = math.log(mv * nv / 4) / 5
-    return math.exp(brentq(g, guess - 5, guess + 1, xtol=1e-300, rtol=1e-15))
+    # each term alone reaching 1 bounds τ* above; each reaching 1/2 bounds it below
+    hi = min((log_mn - math.log(4)) / 5, (2 * math.log(mv) - math.log(3)) / 4)
+    lo = min((log_mn - math.log(8)) / 5, (2 * math.log(mv) - math.log(6)) / 4)
+    return math.exp(brentq(g, lo, hi, xtol=1e-15, rtol=1e-15))
 
 
 @dataclass(frozen=True)
@@ -125,8 +136,8 @@ class LiDiffusion(ErrorModel):
 
     def delta_optimal(self, n_value: float) -> float:
         """δ at the exact optimal stopping time τ*(n, m(n)) (float64)."""
-        nv = float(check_positive(n_value, "n"))
-        mv = float(self.width_expr().subs(n, nv))
+        nv = float(_size(n_value, "n"))
+        mv = max(1.0, float(self.width_expr().subs(n, nv)))
         t = tau_star(nv, mv)
         extra = float(self.loss_floor + self.prior_kl)
         kl = t**4 / (mv * nv) + t**3 / mv**2 + 1 / t + 1 / mv + extra

@@ -34,6 +34,11 @@ from boundkit.errors import InvalidArgument
 n = sp.Symbol("n", positive=True)
 
 
+def _log_fraction(value: Fraction) -> float:
+    """log of a positive Fraction of any size (numerator and denominator logged apart)."""
+    return math.log(value.numerator) - math.log(value.denominator)
+
+
 def _q(value: Fraction) -> sp.Rational:
     return sp.Rational(value.numerator, value.denominator)
 
@@ -116,12 +121,16 @@ class ErrorModel(ABC):
         Solved in log n by Brent's method on log δ, so answers far beyond float64
         (n = 10^1000) are still located.
         """
-        t = float(check_positive(target, "target"))
-        if sp.Rational(*to_fraction(target, "target").as_integer_ratio()) <= self.floor:
+        return self._log_n(check_positive(target, "target"))
+
+    def _log_n(self, target: Fraction) -> float | None:
+        """:meth:`log_n_for_delta` for an exact positive target of any size (no range check)."""
+        if sp.Rational(target.numerator, target.denominator) <= self.floor:
             return None
+        log_t = _log_fraction(target)
 
         def g(log_n: float) -> float:
-            return self._log_delta(log_n) - math.log(t)
+            return self._log_delta(log_n) - log_t
 
         if g(0.0) <= 0:
             return 0.0
@@ -129,8 +138,8 @@ class ErrorModel(ABC):
         while g(hi) > 0:
             lo, hi = hi, hi * 2
             if hi > 1e7:
-                raise InvalidArgument(f"target={target} needs n > 10^(4e6) under {self}. Pass a "
-                                      f"larger target.", argument="eps")
+                raise InvalidArgument(f"target={float(target):g} needs n > 10^(4e6) under "
+                                      f"{self}. Pass a larger target.", argument="eps")
         return brentq(g, lo, hi, xtol=1e-13, rtol=1e-15)
 
     def _log_delta(self, log_n: float) -> float:
@@ -185,12 +194,12 @@ class PowerLaw(ErrorModel):
     def expr(self) -> sp.Expr:
         return _q(self.const) * n ** (-_q(self.r)) + _q(self.floor_const)
 
-    def log_n_for_delta(self, target) -> float | None:
+    def _log_n(self, target: Fraction) -> float | None:
         r"""Closed form :math:`\log n = \log(C/(\text{target} - C_0))/r` (E1 inverted)."""
-        gap = check_positive(target, "target") - self.floor_const
+        gap = target - self.floor_const
         if gap <= 0:
             return None
-        return (math.log(self.const) - math.log(gap)) / float(self.r)
+        return (_log_fraction(self.const) - _log_fraction(gap)) / float(self.r)
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,7 @@ def samples_required(generation: int, eps, model: ErrorModel) -> int | None:
     if e >= 1:
         return 1
     target = e / (g + 1)
-    log_n = model.log_n_for_delta(target)
+    log_n = model._log_n(target)
     if log_n is None:
         return None
     digits = log_n / math.log(10)
@@ -158,7 +158,7 @@ def growth_rows(generations, eps, model: ErrorModel) -> list[GrowthRow]:
         try:
             rows.append(GrowthRow(g, model.rate, e, samples_required(g, e, model), exponent))
         except NotCertified:
-            log_n = model.log_n_for_delta(e / (g + 1))
+            log_n = model._log_n(e / (g + 1))
             rows.append(GrowthRow(g, model.rate, e, max(1, math.ceil(math.exp(log_n))), exponent,
                                   certified=False))
     return rows

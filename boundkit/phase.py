@@ -99,6 +99,9 @@ def risk(i: int, lam_values, r, const=1.0, n=1.0, floor=0.0) -> np.ndarray | flo
         lam_values = to_float(lam_values, "lambda")
     try:
         lv = np.asarray(lam_values, dtype=np.float64)
+    except OverflowError:
+        raise InvalidArgument(f"lambda must be <= 1e300; got {lam_values!r}.",
+                              argument="lambda") from None
     except (TypeError, ValueError):
         raise TypeError(f"lambda values must be numbers; got {type(lam_values).__name__} "
                         f"{lam_values!r}. Pass e.g. [0.5, 1.0].") from None

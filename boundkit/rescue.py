@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import numpy as np
+
 from boundkit._checks import check_generation, check_positive, check_tv, to_fraction
 from boundkit.errors import InvalidArgument
 
@@ -21,7 +23,8 @@ _GEN0 = ("R3 needs generation >= 1: round 0 trains on real data only, so there i
 
 
 def _rescue_generation(generation) -> int:
-    if not isinstance(generation, bool) and generation == 0:
+    if isinstance(generation, int | np.integer) and not isinstance(generation, bool) and (
+            generation == 0):
         raise InvalidArgument(f"{_GEN0}. Pass generation=1 or more.", argument="generation")
     return check_generation(generation)
 

@@ -200,7 +200,7 @@ class Mixture(Distribution):
         self.dim = components[0].dim
         if any(c.dim != self.dim for c in components):
             raise InvalidArgument("all components must live in the same dimension.")
-        w = torch.as_tensor([float(v) for v in weights], dtype=DTYPE, device=self.device)
+        w = _tensor(weights, "weights", self.device).reshape(-1)
         if w.shape != (len(components),) or torch.any(w < 0) or abs(float(w.sum()) - 1) > 1e-12:
             raise InvalidArgument(f"weights must be {len(components)} non-negative numbers "
                                   f"summing to 1; got {w.tolist()}.", argument="weights")

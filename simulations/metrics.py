@@ -195,6 +195,8 @@ def w2_gaussian(m1, v1, m2, v2) -> float:
     for value, name in ((m1, "m1"), (v1, "v1"), (m2, "m2"), (v2, "v2")):
         try:
             a = np.atleast_1d(np.asarray(value, dtype=np.float64))
+        except OverflowError:
+            a = np.array([np.inf])
         except (TypeError, ValueError):
             raise TypeError(f"{name} must be a number or an array of numbers; got "
                             f"{value!r}.") from None
