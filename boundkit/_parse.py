@@ -146,4 +146,4 @@ class Names(click.ParamType):
         return value
 
     def get_metavar(self, param, ctx=None):
-        return self.kind.upper()
+        return self.kind.upper().replace(" ", "_")

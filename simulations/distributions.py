@@ -44,10 +44,11 @@ class Distribution(ABC):
         """(lo, hi, scale), each (K, d): intervals holding all but ``tail`` of each part's
         mass, and the length scale on which it varies (quadrature resolves that scale).
 
-        The default is one piece, the support box, resolved to 1/4096 of its width.
+        The default is one piece, the support box, with scale 1/64 of its width (the
+        quadrature then spends its whole budget on it).
         """
         lo, hi = self.support_box(tail)
-        return lo[None], hi[None], ((hi - lo) / 4096)[None]
+        return lo[None], hi[None], ((hi - lo) / 64)[None]
 
     @abstractmethod
     def mean(self) -> torch.Tensor:
@@ -255,6 +256,9 @@ def make_distribution(name: str, device="cpu", dim: int = 1) -> Distribution:
     ``two-modes`` (1-D, ½N(−15, 1) + ½N(15, 1), the far-apart case of Li et al. 2023),
     ``laplace`` (1-D mixture of two Laplace components, heavy tails).
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a data set name; got {type(name).__name__} {name!r}. "
+                        f"Pass e.g. 'gaussian'.")
     dev = resolve_device(device)
     dim = check_int(dim, "dim", 1, 10_000, "2")
     if dim != 1 and name not in ("gaussian", "mixture"):

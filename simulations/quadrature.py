@@ -32,7 +32,7 @@ from boundkit.errors import InvalidArgument
 #: O(step²) at the crossings, so this keeps the error below ~1e-7 for unit-scale kinks.
 PER_SCALE = 512
 #: Most nodes of a 1-D rule (the step grows beyond it, and the error estimate with it).
-BUDGET_1D = 2**16
+BUDGET_1D = 2**14
 
 
 def simpson_weights(m: int, h: float) -> np.ndarray:
