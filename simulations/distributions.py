@@ -192,7 +192,8 @@ class Mixture(Distribution):
     """Σ_j w_j P_j over arbitrary component distributions (the training mixture π_i)."""
 
     def __init__(self, components: list[Distribution], weights):
-        if not components or not all(callable(getattr(c, "sample", None)) for c in components):
+        if not isinstance(components, list | tuple) or not components or not all(
+                callable(getattr(c, "sample", None)) for c in components):
             raise InvalidArgument("components must be a non-empty list of distributions (or "
                                   "samplers, for a mixture that is only sampled).",
                                   argument="components")

@@ -7,6 +7,7 @@ the errors actually incurred.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -80,7 +81,14 @@ def prepare(model: str, data: str, schedule: str, *, rounds: int, n: int, growth
                               argument="growth")
     power = float(growth) + (1 if entry.accumulate else 0)
     factor = float(sched.size_factor)
-    sizes = [round(n * (i + 1) ** power * factor) for i in range(rounds)]
+    log_sizes = [math.log(n) + power * math.log(i + 1) + math.log(factor) for i in range(rounds)]
+    if max(log_sizes) > math.log(1e12):
+        last = int(np.argmax(log_sizes))
+        digits = max(log_sizes) / math.log(10)
+        raise InvalidArgument(f"round {last} would train on about 10^{digits:.3g} points (n (i+1)^P"
+                              f" with --growth {growth}); the limit is 10^12. Pass a smaller "
+                              f"--growth, --n or --rounds.", argument="growth")
+    sizes = [round(math.exp(v)) for v in log_sizes]
     dimension = dim or 1
     budget = float(os.environ.get("BOUNDKIT_MEMORY_GB", MEMORY_GB)) * 2**30
     need = estimate_bytes(model, dimension if data in ("gaussian", "mixture") else 2,

@@ -360,3 +360,20 @@ def test_frames_and_estimates_never_hold_nan():
     assert np.all(np.isfinite(frame[["value", "lo", "hi"]].to_numpy()))
     tvs = frame[frame.metric.isin(["e", "delta", "tv_pi"])]
     assert ((tvs.lo >= 0) & (tvs.lo <= tvs.value) & (tvs.value <= tvs.hi) & (tvs.hi <= 1)).all()
+
+
+def test_growth_at_the_extreme_rates_is_exact_or_refused():
+    r = 1 - Fraction(1, 10**10)
+    for i in (1, 10, 1000):
+        n = bk.samples_required(i, "1/10", bk.PowerLaw(r))
+        with mpmath.workdps(60):
+            bound = lambda m: (i + 1) * mpmath.mpf(m) ** (-mpmath.mpf(r.numerator) / r.denominator)  # noqa: E731, B023
+            assert bound(n) <= mpmath.mpf(1) / 10 < bound(n - 1)
+    with pytest.raises(InvalidArgument, match="more than 1000 digits"):
+        bk.samples_required(0, "0.999", bk.PowerLaw("1e-12"))
+    assert bk.samples_required(0, "1", bk.PowerLaw("1e-12")) == 1
+
+
+def test_a_growth_exponent_that_overflows_is_refused_before_work(no_training, tmp_path):
+    refused(["simulate", "gaussian-mle", "--n", "20", "--growth", "1e12", "--rounds", "2",
+             "--out", str(tmp_path)], "the limit is 10^12. Pass a smaller --growth")
