@@ -243,6 +243,17 @@ def check_confidence(value: object, name: str = "confidence") -> float:
     return c
 
 
+def check_choice(value: object, choices, name: str) -> str:
+    """One of a few named options (strings): TypeError for other kinds, else InvalidArgument."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {', '.join(map(repr, choices))}; got "
+                        f"{type(value).__name__} {value!r}.")
+    if value not in choices:
+        raise InvalidArgument(f"{name}={value!r} is not known. Pass one of: "
+                              f"{', '.join(map(repr, choices))}.", argument=name)
+    return value
+
+
 def check_instance(value: object, types, name: str, example: str) -> None:
     """``TypeError`` naming the argument when ``value`` is not of ``types``."""
     if not isinstance(value, types):

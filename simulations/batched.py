@@ -22,6 +22,7 @@ import math
 import torch
 
 from boundkit import ConstantRealShare, FixedRatio, FullSynthetic, Schedule
+from boundkit._checks import check_choice
 from boundkit.errors import InvalidArgument
 from simulations._device import DTYPE, check_counts, make_generator, resolve_device
 
@@ -70,8 +71,7 @@ def gaussian_mle_chains(
     if not (math.isfinite(mu0) and math.isfinite(sigma0) and sigma0 > 0):
         raise InvalidArgument(f"sigma0 must be finite and > 0 (and mu0 finite); got {mu0}, "
                               f"{sigma0}.", argument="sigma0")
-    if method not in ("sufficient", "explicit"):
-        raise InvalidArgument(f"method={method!r} is not known. Pass 'sufficient' or 'explicit'.")
+    check_choice(method, ("sufficient", "explicit"), "method")
     alpha, size = _latest_mix(schedule, n)
     gen = make_generator(seed, dev)
     means = torch.empty((replicates, rounds), dtype=DTYPE, device=dev)

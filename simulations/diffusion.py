@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from boundkit._checks import check_choice
 from boundkit.errors import InvalidArgument
 from simulations._device import DTYPE, check_counts, make_generator
 from simulations.distributions import Distribution
@@ -183,10 +184,7 @@ class PFODEDistribution(Distribution):
 
     def __init__(self, score, sde: OUSDE, steps: int, reference: torch.Tensor,
                  sampler: str = "ode"):
-        if sampler not in ("ode", "sde"):
-            raise InvalidArgument(f"sampler={sampler!r} is not known. Pass 'ode' (the PF-ODE, "
-                                  f"whose density log_prob evaluates) or 'sde' (reverse-time "
-                                  f"SDE).", argument="sampler")
+        check_choice(sampler, ("ode", "sde"), "sampler")
         self.score, self.sde, self.steps, self.sampler = score, sde, steps, sampler
         self.device = reference.device
         self.dim = reference.shape[1]
@@ -267,8 +265,7 @@ class RFDiffusionModel:
 
     def __post_init__(self):
         check_counts(width=self.width, draws=self.draws, ode_steps=self.ode_steps)
-        if self.sampler not in ("ode", "sde"):
-            raise InvalidArgument(f"sampler={self.sampler!r} is not known. Pass 'ode' or 'sde'.")
+        check_choice(self.sampler, ("ode", "sde"), "sampler")
         if self.tau is not None and not self.tau > 0:
             raise InvalidArgument(f"tau must be > 0; got {self.tau}. Pass None for 16 * width**2.")
 

@@ -32,7 +32,7 @@ import torch
 from scipy.special import ndtri
 
 from boundkit import Schedule
-from boundkit._checks import check_confidence, check_instance, check_int, to_float
+from boundkit._checks import check_choice, check_confidence, check_instance, check_int, to_float
 from boundkit.errors import InvalidArgument
 from simulations._device import DTYPE, make_generator, resolve_device
 from simulations.datasets import DataSource
@@ -149,9 +149,7 @@ def run_loop(
         pool, δ_i and V1 still refer to the nominal π_i with p0, so the V1 margin shows
         what reusing real data costs.
     """
-    if real_data not in ("fresh", "pool"):
-        raise InvalidArgument(f"real_data={real_data!r} is not known. Pass 'fresh' or 'pool'.",
-                              argument="real_data")
+    check_choice(real_data, ("fresh", "pool"), "real_data")
     if not callable(getattr(model, "fit", None)):
         raise TypeError(f"model must have a fit(data) method; got {type(model).__name__}. Pass "
                         f"e.g. KDEModel().")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from boundkit._checks import check_choice
 from boundkit.errors import InvalidArgument
 from simulations._device import DTYPE, check_counts, make_generator
 from simulations.diffusion import OUSDE, PFODEDistribution
@@ -90,8 +91,7 @@ class MLPDiffusionModel:
             raise InvalidArgument(f"depth must be 2, 3 or 4; got {self.depth!r}.")
         check_counts(width=self.width, steps=self.steps, batch=self.batch,
                      ode_steps=self.ode_steps)
-        if self.sampler not in ("ode", "sde"):
-            raise InvalidArgument(f"sampler={self.sampler!r} is not known. Pass 'ode' or 'sde'.")
+        check_choice(self.sampler, ("ode", "sde"), "sampler")
         if not self.lr > 0:
             raise InvalidArgument(f"lr must be > 0; got {self.lr}. Pass e.g. lr=3e-3.")
 
