@@ -178,7 +178,11 @@ def round_deltas(
         raise InvalidArgument(f"n must be one finite size > 0 or {rounds + 1} of them (one per "
                               f"round); got {sizes.size} value(s), e.g. {sizes[:3].tolist()}. "
                               f"Pass e.g. n=10000.", argument="n")
-    return np.asarray(model.delta(sizes * np.ones(rounds + 1) * float(schedule.size_factor)),
+    factor = float(schedule.size_factor)
+    if float(sizes.max()) * factor > 1e300:
+        raise InvalidArgument(f"the round sizes n_i = n x {factor:g} (the schedule's size factor) "
+                              f"exceed 1e300; pass a smaller n or lambda.", argument="n")
+    return np.asarray(model.delta(sizes * np.ones(rounds + 1) * factor),
                       dtype=np.float64).reshape(rounds + 1)
 
 
