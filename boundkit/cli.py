@@ -314,10 +314,13 @@ def _sim_names(which: str):
               help="Dimension (--data gaussian or mixture).")
 @click.option("--real-data", "real_data", type=click.Choice(["fresh", "pool"]), default="fresh",
               help="fresh (new real draws each round) or pool (the round-0 data only).")
+@click.option("--convention", type=click.Choice(["scaled", "fixed-real"]), default=None,
+              help="fixed-ratio's round 0: scaled ((1+lambda) n real points, default) or "
+              "fixed-real (the n real points alone; later rounds those n plus lambda n).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               default="simulation-out", help="Folder for frame.csv and errors.png.")
 def simulate(model, data, schedule, alpha, lam, rounds, n, growth, replicates, seed, device,
-             temperature, self_correct, real_data, dim, out) -> None:
+             temperature, self_correct, real_data, convention, dim, out) -> None:
     """Train a self-consuming loop and check V1/V2 each round.
 
     MODEL: gaussian-mle, kde, gmm, diffusion-rf or diffusion-mlp.
@@ -327,10 +330,15 @@ def simulate(model, data, schedule, alpha, lam, rounds, n, growth, replicates, s
     from simulations.report import prepare
 
     SCHEDULE_REGISTRY.check_options(schedule, {"alpha": alpha, "lam": lam}, _spell, "--schedule")
+    if convention is not None and schedule != "fixed-ratio":
+        raise InvalidArgument(f"--convention applies to --schedule fixed-ratio only (R6's round "
+                              f"0); got --schedule {schedule}. Drop --convention.",
+                              argument="convention")
     job = prepare(model, data, schedule, rounds=rounds, n=n, growth=float(growth),
                   replicates=replicates, seed=seed, device=device, alpha=alpha, lam=lam,
-                  temperature=temperature, self_correct=self_correct, real_data=real_data,
-                  dim=dim, out=out, spell=_spell)
+                  convention=convention or "scaled", temperature=temperature,
+                  self_correct=self_correct, real_data=real_data, dim=dim, out=out,
+                  spell=_spell)
     with Progress(transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task("rounds", total=None)
         result = job(progress=lambda done, total: bar.update(task, completed=done, total=total))

@@ -6,6 +6,7 @@ imports it, nor torch.
 """
 
 from simulations._device import make_generator, resolve_device
+from simulations.config import LoopConfig
 from simulations.distributions import (
     DISTRIBUTIONS,
     Distribution,
@@ -14,9 +15,11 @@ from simulations.distributions import (
     Mixture,
     make_distribution,
 )
+from simulations.engine import run
 from simulations.loop import run_loop, verdicts
 from simulations.metrics import (
     Estimate,
+    gaussian_tv,
     kl_monte_carlo,
     tv,
     tv_gaussian_1d,
@@ -35,11 +38,14 @@ __all__ = [
     "GaussianMixture",
     "KDEModel",
     "LaplaceMixture",
+    "LoopConfig",
     "Mixture",
+    "gaussian_tv",
     "kl_monte_carlo",
     "make_distribution",
     "make_generator",
     "resolve_device",
+    "run",
     "run_loop",
     "tv",
     "tv_gaussian_1d",

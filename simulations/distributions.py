@@ -59,6 +59,30 @@ class Distribution(ABC):
         """The per-coordinate variance, shape (d,)."""
 
 
+#: Elements of the (R, chunk, K, d) block a mixture log-density evaluates at once.
+BLOCK = 2**23
+
+
+def mixture_log_prob(x: torch.Tensor, means: torch.Tensor, scales: torch.Tensor,
+                     log_weights: torch.Tensor, log_kernel) -> torch.Tensor:
+    """log Σ_j w_rj Π_c f((x_c − μ_rjc)/s_rjc)/s_rjc for R mixtures at once.
+
+    x is (R, N, d), means and scales (R, K, d), log_weights (R, K); returns (R, N).
+    The one implementation behind every mixture density (single ones use R = 1).
+    """
+    reps, count, dim = x.shape
+    k = means.shape[1]
+    chunk = max(1, BLOCK // max(1, reps * k * dim))
+    log_norm = torch.log(scales).sum(-1)[:, None, :]  # (R, 1, K)
+    out = []
+    for start in range(0, count, chunk):
+        xb = x[:, start:start + chunk, None, :]
+        z = (xb - means[:, None]) / scales[:, None]
+        comp = log_kernel(z).sum(-1) - log_norm + log_weights[:, None, :]
+        out.append(torch.logsumexp(comp, dim=2))
+    return torch.cat(out, dim=1)
+
+
 def _check_n(n: int) -> int:
     return check_int(n, "n", 1, None, "1000")
 
@@ -123,16 +147,10 @@ class _ComponentMixture(Distribution):
         z = self._standard((n, self.dim), generator)
         return self.means[idx] + self.scales[idx] * z
 
-    def log_prob(self, x, chunk: int = 4096):
-        x = torch.as_tensor(x, dtype=DTYPE, device=self.device).reshape(-1, self.dim)
-        logw = torch.log(self.weights)
-        out = []
-        for start in range(0, x.shape[0], chunk):
-            xb = x[start:start + chunk, None, :]
-            z = (xb - self.means[None]) / self.scales[None]
-            comp = self._log_kernel(z).sum(-1) - torch.log(self.scales).sum(-1)[None]
-            out.append(torch.logsumexp(comp + logw[None], dim=1))
-        return torch.cat(out)
+    def log_prob(self, x):
+        x = torch.as_tensor(x, dtype=DTYPE, device=self.device).reshape(1, -1, self.dim)
+        return mixture_log_prob(x, self.means[None], self.scales[None],
+                                torch.log(self.weights)[None], self._log_kernel)[0]
 
     def support_box(self, tail=TAIL):
         width = self._tail_width(tail / (self.dim * len(self.weights)))
@@ -265,6 +283,12 @@ def make_distribution(name: str, device="cpu", dim: int = 1) -> Distribution:
     if dim != 1 and name not in ("gaussian", "mixture"):
         raise InvalidArgument(f"dim={dim} applies to data gaussian and mixture only; {name!r} "
                               f"has a fixed dimension. Drop dim.", argument="dim")
+    dist = _named(name, dim, dev)
+    dist.spec = (name, {"dim": dim} if name in ("gaussian", "mixture") else {})
+    return dist
+
+
+def _named(name: str, dim: int, dev) -> Distribution:
     if name == "gaussian":
         return GaussianMixture(np.zeros((1, dim)), [1.0], device=dev)
     if name == "mixture":

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.special import ndtr
 
 from boundkit._checks import check_confidence, check_instance, check_int, to_float
 from boundkit.errors import InvalidArgument
@@ -84,7 +83,7 @@ def tv_quadrature_1d(p: Distribution, q: Distribution, points: int = BUDGET_1D) 
     fq = _density(q, rule.nodes[:, None], p.device)
     diff, err = rule.integrate(np.abs(fp - fq))
     value, lo, hi = tv_bounds(0.5 * diff, 0.5 * err, rule.integrate(fp), rule.integrate(fq))
-    return Estimate(value, lo, hi, "quadrature-1d")
+    return Estimate(float(value), float(lo), float(hi), "quadrature-1d")
 
 
 def tv_grid_2d(p: Distribution, q: Distribution, points: int = 513) -> Estimate:
@@ -104,7 +103,7 @@ def tv_grid_2d(p: Distribution, q: Distribution, points: int = 513) -> Estimate:
 
     diff, err = integrate(np.abs(fp - fq))
     value, lo, hi = tv_bounds(0.5 * diff, 0.5 * err, integrate(fp), integrate(fq))
-    return Estimate(value, lo, hi, "grid-2d")
+    return Estimate(float(value), float(lo), float(hi), "grid-2d")
 
 
 def tv_monte_carlo(p: Distribution, q: Distribution, n: int, generator: torch.Generator,
@@ -158,35 +157,49 @@ def kl_monte_carlo(pi: Distribution, q: Distribution, n: int,
     return float(d.mean()), float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf
 
 
-def tv_gaussian_1d(m1: float, s1: float, m2: float, s2: float) -> float:
-    """TV(N(m1, s1²), N(m2, s2²)) in closed form, from the crossing points of the densities.
+def gaussian_tv(m1, v1, m2, v2) -> torch.Tensor:
+    """TV(N(m1, v1), N(m2, v2)) elementwise (torch; the one Gaussian TV implementation).
 
     Computed after the affine map x ↦ (x − m2)/s2 (TV is invariant under it), i.e. for
-    N(m, s²) against N(0, 1); separations beyond 1e150 standard deviations give 1.
-    Equal means reduce to THEORY.md §5: 2|Φ(x*/a) − Φ(x*/b)|, x*² = 2a²b² ln(b/a)/(b² − a²).
+    N(m, s²) against N(0, 1), from the two crossing points of the densities (one when
+    s = 1); separations beyond 1e150 standard deviations give 1. Equal means reduce to
+    THEORY.md §5: 2|Φ(x*/a) − Φ(x*/b)|, x*² = 2a²b² ln(b/a)/(b² − a²).
     """
+    m1, v1, m2, v2 = torch.broadcast_tensors(*(torch.as_tensor(v, dtype=DTYPE)
+                                               for v in (m1, v1, m2, v2)))
+    s2 = v2.sqrt()
+    m, s = (m1 - m2) / s2, (v1 / v2).sqrt()
+    far = ~torch.isfinite(m) | (m.abs() > 1e150) | (s <= 1e-150) | (s >= 1e150)
+    m, s = torch.where(far, 0.0, m), torch.where(far, 2.0, s)
+    equal = s == 1.0
+    s_safe = torch.where(equal, 2.0, s)
+    a = 0.5 * (1 - 1 / s_safe**2)  # log N(x; m, s²) − log N(x; 0, 1) = a x² + b x + c
+    b = m / s_safe**2
+    c = -0.5 * m**2 / s_safe**2 - torch.log(s_safe)
+    root = (b * b - 4 * a * c).clamp_min(0).sqrt()
+    q = -0.5 * (b + torch.copysign(root, b))
+    q_safe = torch.where(q == 0, 1.0, q)
+    r1 = torch.where(q == 0, -root / (2 * a), q / a)
+    r2 = torch.where(q == 0, root / (2 * a), c / q_safe)
+    lo, hi = torch.minimum(r1, r2), torch.maximum(r1, r2)
+    phi = torch.special.ndtr
+    two = ((phi((hi - m) / s_safe) - phi((lo - m) / s_safe)) - (phi(hi) - phi(lo))).abs()
+    one = 2 * phi(m.abs() / 2) - 1
+    return torch.where(far, 1.0, torch.where(equal, one, two)).clamp(0.0, 1.0)
+
+
+def tv_gaussian_1d(m1: float, s1: float, m2: float, s2: float) -> float:
+    """TV(N(m1, s1²), N(m2, s2²)) for scalars (:func:`gaussian_tv` with checked arguments)."""
     m1, s1, m2, s2 = (to_float(v, k) for v, k in ((m1, "m1"), (s1, "s1"), (m2, "m2"),
                                                    (s2, "s2")))
     if s1 <= 0 or s2 <= 0:
         raise InvalidArgument(f"standard deviations must be > 0; got {s1}, {s2}.",
                               argument="s1" if s1 <= 0 else "s2")
-    m, s = (m1 - m2) / s2, s1 / s2
-    if not math.isfinite(m) or abs(m) > 1e150 or not 1e-150 < s < 1e150:
+    shift = (m1 - m2) / s2  # TV is invariant under x ↦ (x − m2)/s2
+    if not math.isfinite(shift):
         return 1.0
-    if s == 1.0:
-        return float(2 * ndtr(abs(m) / 2) - 1)
-    # log N(x; m, s²) − log N(x; 0, 1) = 0:  a x² + b x + c = 0
-    a = 0.5 * (1 - 1 / s**2)
-    b = m / s**2
-    c = -0.5 * m**2 / s**2 - math.log(s)
-    disc = b * b - 4 * a * c  # > 0: the densities always cross twice when s != 1
-    root = math.sqrt(max(disc, 0.0))
-    qq = -0.5 * (b + math.copysign(root, b))
-    roots = sorted([qq / a, c / qq] if qq != 0 else [-root / (2 * a), root / (2 * a)])
-    # TV = P_1(A) − P_2(A) with A = {p1 > p2}: between the roots when s < 1, outside when s > 1
-    mass1 = ndtr((roots[1] - m) / s) - ndtr((roots[0] - m) / s)
-    mass2 = ndtr(roots[1]) - ndtr(roots[0])
-    return float(min(1.0, max(0.0, abs(mass1 - mass2))))
+    ratio = s1 / s2
+    return float(gaussian_tv(shift, ratio * ratio, 0.0, 1.0))
 
 
 def w2_gaussian(m1, v1, m2, v2) -> float:

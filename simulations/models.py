@@ -1,12 +1,19 @@
-"""Models the loop trains: each ``fit(data)`` returns a fitted :class:`Distribution`.
+"""The Gaussian-mixture models a loop trains, batched over replicates.
+
+Each model's ``fit_batched(data, streams)`` fits R models to data of shape
+(R, n, d) at once and returns a :class:`~simulations.laws.BatchedMixture`;
+``fit(data)`` is R = 1 of the same code and returns a single
+:class:`~simulations.distributions.GaussianMixture`.
 
 * :class:`GaussianMLEModel`: N(mean, diag var) with the 1/n (MLE) or 1/(n−1) variance
   (E5; THEORY.md §5: full synthetic, E[σ̂_k²] = σ0² ((n−1)/n)^k with 1/n).
-* :class:`KDEModel`: Gaussian kernel, bandwidth fixed, Scott or Silverman (recomputed
-  each round, THEORY.md §5); sampling is exact (a training point plus h·N(0, I)).
+* :class:`KDEModel`: Gaussian kernel, bandwidth fixed, Scott, Silverman (recomputed
+  each round, THEORY.md §5) or leave-one-out cross-validated; sampling is exact (a
+  training point plus h·N(0, I)).
 
 Coordinates with no spread at all (constant pixels) get 1e-3 of the largest
-coordinate's scale; a data set with no spread anywhere is refused as collapsed.
+coordinate's scale; a data set with no spread anywhere is a collapsed model, which
+the loop reports.
 """
 
 from __future__ import annotations
@@ -19,57 +26,70 @@ import torch
 from boundkit._checks import check_instance, to_float
 from boundkit.errors import InvalidArgument
 from simulations.distributions import GaussianMixture
+from simulations.laws import BatchedMixture
+from simulations.streams import Streams
 
 BANDWIDTHS = ("silverman", "scott", "cv")
-#: Points used to choose the cross-validated bandwidth (a random subset beyond this).
+#: Points used to choose the cross-validated bandwidth (evenly spaced beyond this).
 CV_POINTS = 2000
 #: Multipliers of the Scott rule searched by cross-validation.
 CV_GRID = torch.logspace(-1.5, 0.7, 45, dtype=torch.float64)
-
-
-def _check_data(data: torch.Tensor, minimum: int = 2) -> torch.Tensor:
-    check_instance(data, torch.Tensor, "data", "p0.sample(100, generator)")
-    if data.ndim != 2 or data.shape[0] < minimum:
-        raise InvalidArgument(f"data must have shape (n, d) with n >= {minimum}; got "
-                              f"{tuple(data.shape)}.", argument="data")
-    if not torch.all(torch.isfinite(data)) or float(data.abs().max()) > MAX_ABS:
-        raise InvalidArgument(f"data must be finite with |x| <= {MAX_ABS:g}; the loop has "
-                              f"diverged (synthetic data left float64's safe range). Use fewer "
-                              f"rounds or milder settings.", argument="data")
-    return data
-
-
 #: Largest |x| a model is fitted to: beyond it variances overflow within a round or two.
 MAX_ABS = 1e100
 #: A coordinate with no spread gets this fraction of the largest coordinate's scale.
 DEGENERATE_FLOOR = 1e-3
 
 
-def _floor_degenerate(scale: torch.Tensor) -> torch.Tensor:
-    """Per-coordinate scales with zeros floored (constant pixels of digits, say).
+def check_data(data: torch.Tensor, minimum: int = 2) -> torch.Tensor:
+    """Data of shape (n, d) for a single fit: finite, |x| ≤ 1e100, n ≥ ``minimum``."""
+    check_instance(data, torch.Tensor, "data", "p0.sample(100, generator)")
+    if data.ndim != 2 or data.shape[0] < minimum:
+        raise InvalidArgument(f"data must have shape (n, d) with n >= {minimum}; got "
+                              f"{tuple(data.shape)}.", argument="data")
+    check_values(data)
+    return data
 
-    All zero means every point is equal: the model collapsed, and that is refused.
+
+def check_values(data: torch.Tensor) -> None:
+    """Finite with |x| ≤ 1e100, else the loop has diverged (one host sync)."""
+    if not bool(torch.all(torch.isfinite(data))) or float(data.abs().max()) > MAX_ABS:
+        raise InvalidArgument(f"data must be finite with |x| <= {MAX_ABS:g}; the loop has "
+                              f"diverged (synthetic data left float64's safe range). Use fewer "
+                              f"rounds or milder settings.", argument="data")
+
+
+def floor_degenerate(scale: torch.Tensor) -> torch.Tensor:
+    """Scales (R, d) with zeros floored at 1e-3 of the replicate's largest (no host sync).
+
+    A replicate whose scales are all zero stays at zero: the loop reports it collapsed.
     """
-    top = float(scale.max())
-    if not top > 0:
-        raise InvalidArgument("every coordinate has zero spread (all points equal): the model "
-                              "collapsed.", argument="data")
-    return scale.clamp_min(DEGENERATE_FLOOR * top)
+    return scale.clamp_min(DEGENERATE_FLOOR * scale.amax(-1, keepdim=True))
+
+
+def single(model, data: torch.Tensor):
+    """``model.fit`` for one data set: R = 1 of ``fit_batched`` (streams from the model seed)."""
+    data = check_data(data)
+    law = model.fit_batched(data[None], Streams.single(getattr(model, "seed", 0),
+                                                       data.device))
+    if isinstance(law, BatchedMixture):
+        if not bool(torch.all(law.scales > 0)):
+            raise InvalidArgument("every coordinate has zero spread (all points equal): the "
+                                  "model collapsed.", argument="data")
+        return law.replicate(0)
+    return law
 
 
 def _cv_multiplier(data: torch.Tensor, base: torch.Tensor) -> float:
-    """argmax_c of the leave-one-out log-likelihood of the KDE with h = c · base."""
+    """argmax_c of the leave-one-out log-likelihood of the KDE with h = c · base (one replicate)."""
     x = data[torch.linspace(0, data.shape[0] - 1, min(CV_POINTS, data.shape[0])).long()]
-    base = _floor_degenerate(base)
     z = x / base
     sq = torch.cdist(z, z) ** 2
     sq.fill_diagonal_(float("inf"))  # leave each point out of its own estimate
     m, d = x.shape
-    scores = []
-    for c in CV_GRID.tolist():
-        loo = torch.logsumexp(-0.5 * sq / c**2, dim=1) - math.log(m - 1)
-        scores.append(float(loo.mean()) - d * math.log(c))
-    return float(CV_GRID[int(torch.tensor(scores).argmax())])
+    grid = CV_GRID.to(data.device)
+    scores = torch.stack([torch.logsumexp(-0.5 * sq / c**2, dim=1).mean() - d * torch.log(c)
+                          for c in grid]) - math.log(m - 1)
+    return grid[scores.argmax()]
 
 
 @dataclass(frozen=True)
@@ -83,11 +103,15 @@ class GaussianMLEModel:
         if not isinstance(self.unbiased, bool):
             raise TypeError(f"unbiased must be True or False; got {self.unbiased!r}.")
 
+    def fit_batched(self, data: torch.Tensor, streams: Streams) -> BatchedMixture:
+        """R fits to data (R, n, d): one-component mixtures."""
+        mean = data.mean(1)
+        sd = floor_degenerate(data.var(1, correction=1 if self.unbiased else 0).sqrt())
+        weights = torch.ones(data.shape[0], 1, dtype=data.dtype, device=data.device)
+        return BatchedMixture(mean[:, None], sd[:, None], weights)
+
     def fit(self, data: torch.Tensor) -> GaussianMixture:
-        data = _check_data(data)
-        mean = data.mean(0)
-        var = _floor_degenerate(data.var(0, correction=1 if self.unbiased else 0) ** 0.5) ** 2
-        return GaussianMixture(mean[None], var.sqrt()[None], device=data.device)
+        return single(self, data)
 
 
 @dataclass(frozen=True)
@@ -120,20 +144,30 @@ class KDEModel:
         object.__setattr__(self, "bandwidth", h)
 
     def bandwidths(self, data: torch.Tensor) -> torch.Tensor:
-        """The per-coordinate bandwidths h_j for this data set."""
-        n, d = data.shape
+        """The bandwidths h (R, d) for data (R, n, d) (or (d,) for one data set (n, d))."""
+        if data.ndim == 2:
+            return self.bandwidths(data[None])[0]
+        reps, n, d = data.shape
         if not isinstance(self.bandwidth, str):
-            return torch.full((d,), float(self.bandwidth), dtype=data.dtype, device=data.device)
-        sigma = data.std(0, correction=1)
+            return torch.full((reps, d), float(self.bandwidth), dtype=data.dtype,
+                              device=data.device)
         factor = n ** (-1.0 / (d + 4))
         if self.bandwidth == "silverman":
             factor *= (4.0 / (d + 2)) ** (1.0 / (d + 4))
+        base = factor * data.std(1, correction=1)
         if self.bandwidth == "cv":
-            return _floor_degenerate(factor * sigma) * _cv_multiplier(data, factor * sigma)
-        return factor * sigma
+            base = floor_degenerate(base)
+            return base * torch.stack([_cv_multiplier(x, b) for x, b in zip(data, base,
+                                                                            strict=True)])[:, None]
+        return base
+
+    def fit_batched(self, data: torch.Tensor, streams: Streams) -> BatchedMixture:
+        """R KDEs of data (R, n, d): n equal-weight components with equal scales."""
+        reps, n, _ = data.shape
+        h = floor_degenerate(self.bandwidths(data))
+        weights = torch.full((reps, n), 1.0 / n, dtype=data.dtype, device=data.device)
+        return BatchedMixture(data, h[:, None, :].expand_as(data).contiguous(), weights,
+                              equal_scales=True)
 
     def fit(self, data: torch.Tensor) -> GaussianMixture:
-        data = _check_data(data)
-        h = _floor_degenerate(self.bandwidths(data))
-        return GaussianMixture(data, h[None].expand_as(data), device=data.device)
-
+        return single(self, data)

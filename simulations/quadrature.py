@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from boundkit.errors import InvalidArgument
 
@@ -116,18 +117,23 @@ def composite_rule(lo, hi, scale, budget: int = BUDGET_1D, per_scale: int = PER_
     return Rule(np.concatenate(nodes), np.concatenate(fine), np.concatenate(coarse))
 
 
-def tv_bounds(diff_in: float, err: float, mass_p: tuple[float, float],
-              mass_q: tuple[float, float]) -> tuple[float, float, float]:
+def tv_bounds(diff_in, err, mass_p, mass_q):
     """(value, lo, hi) of TV from ½∫_in|p − q| (with its error) and the rule's masses.
 
-    ``mass_p`` is (∫p over the rule, its error estimate); the missed mass is 1 − ∫p.
+    ``mass_p`` is (∫p over the rule, its error estimate); the mass outside the nodes
+    is 1 − ∫p, and it bounds the outside part of TV between ½|m_p − m_q| and
+    ½(m_p + m_q). Works elementwise on torch tensors (batched replicates) or floats.
     """
-    (ip, ep), (iq, eq) = mass_p, mass_q
-    miss_p, miss_q = max(0.0, 1.0 - ip), max(0.0, 1.0 - iq)
-    miss_p_hi, miss_q_hi = max(0.0, 1.0 - ip + ep), max(0.0, 1.0 - iq + eq)
-    outside_lo = 0.5 * abs(miss_p - miss_q)
-    outside_mid = 0.25 * (abs(miss_p - miss_q) + miss_p + miss_q)
-    lo = min(1.0, max(0.0, diff_in - err + max(0.0, outside_lo - 0.5 * (ep + eq))))
-    hi = max(0.0, min(1.0, diff_in + err + 0.5 * (miss_p_hi + miss_q_hi)))
-    value = min(max(diff_in + outside_mid, lo), hi)
+    t = torch.as_tensor
+    diff_in, err = t(diff_in, dtype=torch.float64), t(err, dtype=torch.float64)
+    (ip, ep), (iq, eq) = [(t(a, dtype=torch.float64), t(b, dtype=torch.float64))
+                          for a, b in (mass_p, mass_q)]
+    miss_p, miss_q = (1.0 - ip).clamp_min(0.0), (1.0 - iq).clamp_min(0.0)
+    miss_p_hi, miss_q_hi = (1.0 - ip + ep).clamp_min(0.0), (1.0 - iq + eq).clamp_min(0.0)
+    gap = (miss_p - miss_q).abs()
+    outside_lo = (0.5 * (gap - ep - eq)).clamp_min(0.0)
+    outside_mid = 0.25 * (gap + miss_p + miss_q)
+    lo = (diff_in - err + outside_lo).clamp(0.0, 1.0)
+    hi = (diff_in + err + 0.5 * (miss_p_hi + miss_q_hi)).clamp(0.0, 1.0)
+    value = torch.minimum(torch.maximum(diff_in + outside_mid, lo), hi)
     return value, lo, hi

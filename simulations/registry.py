@@ -11,6 +11,9 @@ The CLI, ``simulate`` and (later) loop configurations resolve names here. Option
 
 from __future__ import annotations
 
+import dataclasses
+
+from boundkit.errors import InvalidArgument
 from boundkit.registry import Entry, Registry
 from simulations.datasets import SOURCES, make_source
 from simulations.diffusion import RFDiffusionModel
@@ -52,6 +55,18 @@ DATA_REGISTRY = Registry("data set", [
     Entry("laplace", _distribution("laplace"), ("device",), "1-D Laplace mixture"),
     *[Entry(name, _source(name), ("device",), "sklearn, no density") for name in SOURCES],
 ])
+
+
+def build_model(name: str, params: dict | None = None):
+    """The model ``name`` built with ``params`` (its dataclass fields); unknown ones refused."""
+    entry = MODEL_REGISTRY.entry(name, "model")
+    params = dict(params or {})
+    fields = [f.name for f in dataclasses.fields(entry.build) if f.init and f.name != "name"]
+    unknown = sorted(set(params) - set(fields))
+    if unknown:
+        raise InvalidArgument(f"model {name} takes no parameter {unknown[0]!r}; its parameters "
+                              f"are {', '.join(fields)}.", argument="model_params")
+    return entry.build(**params)
 
 
 def has_density(name: str) -> bool:

@@ -7,8 +7,6 @@ the errors actually incurred.
 
 from __future__ import annotations
 
-import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,12 +15,9 @@ import pandas as pd
 
 from boundkit import SCHEDULE_REGISTRY, bound_values
 from boundkit.errors import InvalidArgument
-from simulations.loop import run_loop
-from simulations.registry import DATA_REGISTRY, MODEL_REGISTRY, has_density
-from simulations.sampling import SyntheticSampling
-
-#: Default memory budget of one simulation (override with BOUNDKIT_MEMORY_GB).
-MEMORY_GB = 8.0
+from simulations.config import LoopConfig
+from simulations.engine import check_memory, run
+from simulations.registry import DATA_REGISTRY, MODEL_REGISTRY
 
 
 def check_output_dir(out: str | Path, option: str = "--out") -> Path:
@@ -40,76 +35,34 @@ def check_output_dir(out: str | Path, option: str = "--out") -> Path:
     return path
 
 
-def estimate_bytes(model: str, dim: int, sizes: list[int], replicates: int, rounds: int,
-                   density: bool, width: int = 256) -> int:
-    """Approximate peak memory of :func:`run_loop` for these settings (bytes).
-
-    The dominant terms: the round's data and the stored models (KDE keeps its data),
-    the chunked mixture density (4,096 points × components × d), the Monte Carlo TV
-    draws in d > 2, the random-feature matrices, and the tidy frame.
-    """
-    n_max, total = max(sizes), sum(sizes)
-    data = 8 * dim * (6 * n_max + (2 * total if model == "kde" else 0))
-    components = {"kde": n_max, "gmm": 3, "gaussian-mle": 1}.get(model, 1)
-    density_chunk = 3 * 8 * 4096 * components * dim
-    grids = 8 * 6 * (513**2 if dim == 2 else 2**16)
-    mc = 4 * 8 * 200_000 * dim if density and dim > 2 else 0
-    rf = 3 * 8 * (2 * n_max * width + width * width) if model == "diffusion-rf" else 0
-    frame = 200 * 13 * rounds * replicates
-    return int(data + density_chunk + grids + mc + rf + frame)
-
-
 def prepare(model: str, data: str, schedule: str, *, rounds: int, n: int, growth: float = 0.0,
             replicates: int = 1, seed: int = 0, device: str = "cpu", alpha=None, lam=None,
-            temperature=None, self_correct=None, real_data: str = "fresh", dim=None,
-            out: str | Path = "simulation-out",
+            convention: str = "scaled", temperature=None, self_correct=None,
+            real_data: str = "fresh", dim=None, out: str | Path = "simulation-out",
             spell: Callable[[str], str] = str) -> Callable[..., dict]:
     """Check every argument of a simulation and its memory, create ``out``; return the job.
 
-    Options that do not apply to the chosen model, data set or schedule are refused
+    Builds the :class:`~simulations.config.LoopConfig` (which validates everything);
+    options that do not apply to the chosen model, data set or schedule are refused
     (``spell`` names them as the user typed them). Nothing is trained before the
     returned function is called with an optional ``progress`` callback.
     """
     MODEL_REGISTRY.check_options(model, {"temperature": temperature,
                                          "self_correct": self_correct}, spell, "MODEL")
     DATA_REGISTRY.check_options(data, {"dim": dim}, spell, "--data")
-    entry = SCHEDULE_REGISTRY.check_options(schedule, {"alpha": alpha, "lam": lam}, spell,
-                                            "--schedule")
-    sched = SCHEDULE_REGISTRY.build(schedule, "--schedule", alpha=alpha, lam=lam)
-    if growth < 0:
-        raise InvalidArgument(f"--growth must be >= 0; got {growth}. Pass e.g. --growth 4.",
-                              argument="growth")
-    power = float(growth) + (1 if entry.accumulate else 0)
-    factor = float(sched.size_factor)
-    log_sizes = [math.log(n) + power * math.log(i + 1) + math.log(factor) for i in range(rounds)]
-    if max(log_sizes) > math.log(1e12):
-        last = int(np.argmax(log_sizes))
-        digits = max(log_sizes) / math.log(10)
-        raise InvalidArgument(f"round {last} would train on about 10^{digits:.3g} points (n (i+1)^P"
-                              f" with --growth {growth}); the limit is 10^12. Pass a smaller "
-                              f"--growth, --n or --rounds.", argument="growth")
-    sizes = [round(math.exp(v)) for v in log_sizes]
-    dimension = dim or 1
-    budget = float(os.environ.get("BOUNDKIT_MEMORY_GB", MEMORY_GB)) * 2**30
-    need = estimate_bytes(model, dimension if data in ("gaussian", "mixture") else 2,
-                          sizes, replicates, rounds, has_density(data))
-    if need > budget:
-        raise InvalidArgument(
-            f"this simulation needs about {need / 2**30:,.1f} GiB (limit {budget / 2**30:g} GiB; "
-            f"largest round {max(sizes):,} points in {dimension} dimension(s), {replicates} "
-            f"replicate(s), {rounds} rounds). Pass a smaller --n, --growth, --dim, --rounds or "
-            f"--replicates, or raise BOUNDKIT_MEMORY_GB.", argument="n")
+    SCHEDULE_REGISTRY.check_options(schedule, {"alpha": alpha, "lam": lam}, spell, "--schedule")
+    config = LoopConfig(model=model, data=data, data_params={"dim": dim} if dim else None,
+                        schedule=schedule, alpha=alpha, lam=lam, convention=convention, n=n,
+                        growth=growth, rounds=rounds, replicates=replicates, seed=seed,
+                        real_data=real_data, device=device,
+                        temperature=1.0 if temperature is None else temperature,
+                        self_correct=0.0 if self_correct is None else self_correct)
+    check_memory(config)
     path = check_output_dir(out)
-    p0 = DATA_REGISTRY.build(data, "--data", dim=dim, device=device)
-    mdl = MODEL_REGISTRY.build(model, "MODEL")
-    sampling = SyntheticSampling(1.0 if temperature is None else temperature,
-                                 0.0 if self_correct is None else self_correct)
 
     def job(progress=None) -> dict:
-        frame = run_loop(mdl, p0, sched, rounds, lambda i: n * (i + 1) ** power,
-                         replicates=replicates, seed=seed, device=device, progress=progress,
-                         sampling=sampling, real_data=real_data)
-        return write(frame, sched, f"{model} on {data}, {schedule}", path)
+        frame = run(config, progress)
+        return write(frame, config.schedule_obj, f"{model} on {data}, {schedule}", path)
 
     return job
 

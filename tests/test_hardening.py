@@ -47,9 +47,9 @@ def no_training(monkeypatch):
     import simulations.report
 
     def forbidden(*args, **kwargs):
-        raise AssertionError("run_loop was called: the input should have been refused first")
+        raise AssertionError("the engine ran: the input should have been refused first")
 
-    monkeypatch.setattr(simulations.report, "run_loop", forbidden)
+    monkeypatch.setattr(simulations.report, "run", forbidden)
 
 
 # --- tracebacks -----------------------------------------------------------------------

@@ -101,7 +101,7 @@ def test_silverman_bandwidth_formula():
 )
 def test_loop_master_inequality_and_pinsker_hold(model, data, schedule):
     frame = run_loop(model, make_distribution(data), schedule, 4, 60, replicates=2, seed=3,
-                     mc_samples=4000)
+                     mc_samples=4000, metrics=("default", "w2", "precision_recall"))
     v = verdicts(frame)
     assert v["v1_ok"].all() and v["v2_ok"].all()
     wide = frame.pivot_table(index=["replicate", "round"], columns="metric", values="value")
@@ -156,7 +156,7 @@ def test_full_synthetic_drifts_more_than_real_data():
     ("kwargs", "fragment"),
     [
         ({"rounds": 0}, "rounds must be an integer in \\[1, "),
-        ({"n": 0}, "n must give between 2 and 10\\^12 samples in every round"),
+        ({"n": 0}, "n must be an integer in \\[2, "),
         ({"replicates": 0}, "replicates must be an integer in \\[1, "),
         ({"device": "cuda:7"} if not torch.cuda.is_available() else {"device": "nope"},
          "device="),
@@ -226,7 +226,7 @@ def test_sampling_refuses_models_without_explicit_mixture():
     with pytest.raises(InvalidArgument, match="self_correct must lie in"):
         SyntheticSampling(self_correct=1.5)
     p0 = make_distribution("gaussian")
-    with pytest.raises(InvalidArgument, match="needs a Gaussian-mixture model"):
+    with pytest.raises(InvalidArgument, match="apply to the Gaussian-mixture models"):
         run_loop(RFDiffusionModel(width=16), p0, FullSynthetic(), 2, 50,
                  sampling=SyntheticSampling(temperature=0.5), mc_samples=100)
 
@@ -282,9 +282,10 @@ def test_fixed_real_pool_versus_fresh_real_data():
 def test_five_dimensional_mixture_uses_monte_carlo_tv_and_keeps_v1():
     p0 = make_distribution("mixture", dim=5)
     assert p0.dim == 5 and float(p0.weights[0]) == 0.5
-    frame = run_loop(GaussianMLEModel(), p0, FullSynthetic(), 3, 300, seed=4, mc_samples=2000)
+    frame = run_loop(GaussianMLEModel(), p0, FullSynthetic(), 3, 300, seed=4, mc_samples=20_000)
     v = verdicts(frame)
     assert v["v1_ok"].all() and v["v2_ok"].all()
     e = frame[frame.metric == "e"]
-    # Hoeffding half-width at 95% for 200,000 terms: sqrt(log(40) / 400000)
-    assert np.allclose(e["hi"] - e["lo"], 2 * math.sqrt(math.log(40) / 400_000), atol=1e-12)
+    # the models stay close to p0, so the pair means vary little and the empirical
+    # Bernstein interval (95%, 10,000 pairs) is narrower than Hoeffding's 2 sqrt(log(40)/40000)
+    assert np.all(e["hi"] - e["lo"] <= 2 * math.sqrt(math.log(40) / 40_000) + 1e-12)

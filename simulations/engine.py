@@ -1,0 +1,352 @@
+"""The engine: ``run(config)`` trains R self-consuming loops at once (THEORY.md §1, §6, §7).
+
+Round i draws n_i points per replicate from π_i = α_i p0 + Σ_k β_{i,k} q_k (any
+schedule; q_k the law generation k's synthetic data came from), fits R models at
+once (:meth:`fit_batched`), measures them (:mod:`simulations.measure`) and keeps
+what later rounds need:
+
+* the synthetic part of π_i is sampled in O(n_i) however many laws it mixes (one
+  union mixture for the Gaussian-mixture models; one PF-ODE solve per law with
+  β > 0 for diffusion);
+* each generation's density is computed once on the shared grid (d ≤ 2), and π_i's
+  density is a weighted sum of cached grids: only the latest for latest-only
+  schedules, a running sum for balanced ones, every grid for general weights.
+
+Real data: ``fresh`` draws per round, or ``pool`` (the round-0 set, drawn without
+replacement while it lasts). Fixed-ratio's ``fixed-real`` convention trains round 0
+on the n real points alone and later rounds on exactly n real plus λn synthetic.
+All randomness is per replicate (:mod:`simulations.streams`); one host
+synchronisation per round moves the round's metrics to the CPU.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from boundkit import Balanced, GeneralSchedule
+from boundkit.errors import InvalidArgument
+from simulations import measure, montecarlo
+from simulations._device import DTYPE, resolve_device
+from simulations.config import LoopConfig
+from simulations.distributions import Distribution
+from simulations.grid import POINTS, Grid, OnGrid
+from simulations.laws import BatchedMixture, union
+from simulations.models import MAX_ABS
+from simulations.registry import DATA_REGISTRY, build_model
+from simulations.streams import Streams
+
+HOLDOUT = 2000
+COLUMNS = ["replicate", "round", "generation", "n", "metric", "value", "lo", "hi"]
+#: Default memory budget of one run (override with BOUNDKIT_MEMORY_GB).
+MEMORY_GB = 8.0
+
+
+class _Context:
+    """What every round of a run shares."""
+
+    def __init__(self, config: LoopConfig):
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.metrics = set(config.metrics)
+        params = dict(config.data_params)
+        self.p0 = DATA_REGISTRY.build(config.data, "data", device=self.device, **params)
+        self.model = build_model(config.model, dict(config.model_params))
+        self.streams = Streams(config.seed, config.replicates, config.first_replicate,
+                               self.device)
+        self.dim = self.p0.dim
+        self.density = isinstance(self.p0, Distribution)
+        self.grid = (Grid.around(*self.p0.support_box(), config.grid_points, self.device)
+                     if self.density and self.dim <= 2 else None)
+        self.p0_grid = self.grid.density(self.p0) if self.grid is not None else None
+        self.holdout = self.streams.sample(self.p0, HOLDOUT)
+        self.mu0 = self.p0.mean().reshape(1, 1, -1)
+        self.sd0 = self.p0.variance().sqrt().reshape(1, 1, -1)
+        pooled = config.real_data == "pool" or config.convention == "fixed-real"
+        self.pool = self.streams.sample(self.p0, config.sizes[0] if config.convention ==
+                                        "scaled" else config.n) if pooled else None
+
+    def p0_log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        return self.p0.log_prob(x.reshape(-1, self.dim)).reshape(x.shape[:2])
+
+
+def estimate_bytes(config: LoopConfig) -> int:
+    """Approximate peak memory of :func:`run` (bytes): data and stored models, cached grid
+    densities, FFT and mixture-density work space, Monte Carlo draws, the frame."""
+    reps, sizes = config.replicates, config.sizes
+    dim = DATA_REGISTRY.build(config.data, "data", **dict(config.data_params)).dim
+    n_max = max(sizes)
+    stored = sum(sizes) if config.schedule in ("balanced", "general") else n_max
+    data = 8 * reps * dim * (6 * n_max + (2 * stored if config.model == "kde" else 0))
+    nodes = (config.grid_points or POINTS.get(dim, 0)) ** dim if dim <= 2 else 0
+    kept = config.rounds if config.schedule == "general" else 2
+    grids = 8 * reps * nodes * (8 + kept) + 16 * min(reps, 8) * 4 * nodes
+    mc = 8 * reps * dim * 6 * config.mc_samples if dim > 2 else 0
+    params = dict(config.model_params)
+    width = int(params.get("width", 0)) if config.model == "diffusion-rf" else 0
+    if config.model == "diffusion-rf" and params.get("width_factor") is not None:
+        width = round(float(params["width_factor"]) * n_max)
+    rf = 8 * reps * 4 * width * width + (2**24 * 8 * 3 if width else 0)
+    block = 2**23 * 8 * 4
+    frame = 200 * 14 * config.rounds * reps
+    return int(data + grids + mc + rf + block + frame + 8 * reps * HOLDOUT * dim)
+
+
+def check_memory(config: LoopConfig) -> None:
+    """Refuse a run above the memory budget, before any work."""
+    budget = float(os.environ.get("BOUNDKIT_MEMORY_GB", MEMORY_GB)) * 2**30
+    need = estimate_bytes(config)
+    if need > budget:
+        raise InvalidArgument(
+            f"this run needs about {need / 2**30:,.1f} GiB (limit {budget / 2**30:g} GiB; "
+            f"largest round {max(config.sizes):,} points, {config.replicates} replicate(s), "
+            f"{config.rounds} rounds). Pass a smaller n, growth, dimension, rounds or "
+            f"replicates (or split the replicates with first_replicate), or raise "
+            f"BOUNDKIT_MEMORY_GB.", argument="n")
+
+
+def _structure(schedule) -> str:
+    if isinstance(schedule, GeneralSchedule):
+        return "general"
+    return "balanced" if isinstance(schedule, Balanced) else "latest"
+
+
+class _Mix:
+    """The laws q_k later rounds sample from, their grid densities and TV(q_k, p0)_hi."""
+
+    def __init__(self, structure: str):
+        self.structure = structure
+        self.laws: list = []
+        self.grids: list[OnGrid] = []
+        self.running: OnGrid | None = None
+        self.e_hi: list[torch.Tensor] = []
+
+    def add(self, law, dens: OnGrid | None, e_hi: torch.Tensor) -> None:
+        if self.structure == "latest":
+            self.laws, self.e_hi = [law], [e_hi]
+            self.grids = [dens] if dens is not None else []
+            return
+        self.laws.append(law)
+        self.e_hi.append(e_hi)
+        if dens is not None and self.structure == "general":
+            self.grids.append(dens)
+        elif dens is not None:
+            self.running = dens if self.running is None else self.running.mix(1.0, dens)
+
+    def weights(self, beta: list[float]) -> list[float]:
+        """β aligned with the stored laws (latest-only keeps the last one)."""
+        return beta[-1:] if self.structure == "latest" else beta
+
+    def pi_grid(self, alpha: float, beta: list[float], p0: OnGrid) -> OnGrid:
+        """π_i's density on the grid: α p0 + Σ_k β_k q_k from the cached grids."""
+        out = OnGrid(alpha * p0.values, alpha * p0.l1_error)
+        if self.structure == "balanced":
+            return out.mix(beta[0], self.running)  # equal weights: β_k = 1/(i+1)
+        for w, dens in zip(self.weights(beta), self.grids, strict=True):
+            if w:
+                out = out.mix(w, dens)
+        return out
+
+    def carried_hi(self, beta: list[float]) -> torch.Tensor | float:
+        """Σ_k β_k TV(q_k, p0)_hi, the carried term of R1."""
+        return sum((w * e for w, e in zip(self.weights(beta), self.e_hi, strict=True)), 0.0)
+
+    def draw(self, streams: Streams, beta: list[float], m: int) -> torch.Tensor:
+        """m draws per replicate from Σ_k β_k q_k / Σ β."""
+        weights = self.weights(beta)
+        if isinstance(self.laws[0], BatchedMixture):
+            return union(self.laws, weights).sample(streams, m)
+        active = [(law, w) for law, w in zip(self.laws, weights, strict=True) if w > 0]
+        if len(active) == 1:
+            return active[0][0].sample(streams, m)
+        probs = torch.tensor([w for _, w in active], dtype=DTYPE, device=streams.device)
+        pick = streams.categorical(probs.expand(len(streams), -1), m)[..., None]
+        out = torch.zeros((len(streams), m, self.laws[0].dim), dtype=DTYPE,
+                          device=streams.device)
+        for k, (law, _) in enumerate(active):
+            out = torch.where(pick == k, law.sample(streams, m), out)
+        return out
+
+    def log_prob(self, ctx: _Context, alpha: float, beta: list[float]):
+        """log π_i(x) for points (R, N, d) (Monte Carlo metrics)."""
+        def log_pi(x):
+            terms = [] if alpha == 0 else [np.log(alpha) + ctx.p0_log_prob(x)]
+            for w, law in zip(self.weights(beta), self.laws, strict=True):
+                if w > 0:
+                    terms.append(np.log(w) + law.log_prob(x))
+            return torch.logsumexp(torch.stack(terms), 0)
+        return log_pi
+
+
+def _draw_round(ctx: _Context, mix: _Mix, i: int, alpha: float, beta: list[float]):
+    """Round i's training data, shape (R, n_i, d)."""
+    cfg, streams, size = ctx.config, ctx.streams, ctx.config.sizes[i]
+    if i == 0:
+        return ctx.pool if ctx.pool is not None else streams.sample(ctx.p0, size)
+    if cfg.convention == "fixed-real":  # exactly n real points plus λn synthetic
+        real = ctx.pool if cfg.real_data == "pool" else streams.sample(ctx.p0, cfg.n)
+        return torch.cat([real, mix.draw(streams, beta, size - cfg.n)], 1)
+    real = synthetic = None
+    if alpha > 0:
+        if ctx.pool is None:
+            real = streams.sample(ctx.p0, size)
+        else:
+            pool = ctx.pool.shape[1]
+            order = streams.permutations(pool)
+            idx = order[:, torch.arange(size, device=ctx.device) % pool]
+            real = torch.gather(ctx.pool, 1, idx[..., None].expand(-1, -1, ctx.dim))
+    if alpha < 1:
+        synthetic = mix.draw(streams, beta, size)
+    if real is None or synthetic is None:
+        return real if synthetic is None else synthetic
+    is_real = streams.uniform(size)[..., None] < alpha
+    return torch.where(is_real, real, synthetic)
+
+
+def _fit(ctx: _Context, data: torch.Tensor, i: int):
+    fit = ctx.model.fit_batched
+    if ctx.config.model.startswith("diffusion"):
+        return fit(data, ctx.streams, round_=i)
+    return fit(data, ctx.streams)
+
+
+def _check_round(i: int, host: np.ndarray) -> None:
+    """Raise on a diverged or collapsed round (flags came back with the round's metrics)."""
+    finite, collapsed = bool(host[0]), bool(host[1])
+    if not finite:
+        raise InvalidArgument(f"round {i}: the training data left float64's safe range (|x| > "
+                              f"{MAX_ABS:g} or not finite): the loop diverged. Use fewer rounds "
+                              f"or milder settings (temperature, bandwidth).", argument="rounds")
+    if collapsed:
+        raise InvalidArgument(f"round {i}: a replicate's data have no spread at all (all points "
+                              f"equal): the model collapsed. Use larger n or fewer rounds.",
+                              argument="rounds")
+
+
+def run(config: LoopConfig, progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """Train ``config.replicates`` loops at once; the tidy frame of every round's metrics.
+
+    Columns: replicate, round, generation (= round: generation i is the model of round
+    i), n, metric, value, lo, hi. ``frame.attrs`` holds ``config`` (the dict) and
+    ``config_hash``. The same config gives the same numbers on CPU.
+    """
+    if not isinstance(config, LoopConfig):
+        raise TypeError(f"config must be a LoopConfig; got {type(config).__name__}.")
+    check_memory(config)
+    ctx = _Context(config)
+    schedule = config.schedule_obj
+    mix = _Mix(_structure(schedule))
+    records: list[tuple[int, int, str, np.ndarray]] = []
+    for i in range(config.rounds):
+        alpha, beta = (1.0, []) if i == 0 else schedule.weights(i)
+        alpha, beta = float(alpha), [float(b) for b in beta]
+        data = _draw_round(ctx, mix, i, alpha, beta)
+        law = _fit(ctx, data, i)
+        metrics, f = _measure(ctx, mix, law, i, alpha, beta)
+        sampling_law = law
+        if isinstance(law, BatchedMixture):
+            sampling_law = law.transformed(config.temperature, config.self_correct, ctx.mu0,
+                                           ctx.sd0)
+        dens, e_hi = _law_for_later(ctx, law, sampling_law, f, metrics)
+        host = _to_host(ctx, data, law, metrics)  # the round's one host synchronisation
+        _check_round(i, host[:2])
+        values = host[2:].reshape(len(metrics), 3, config.replicates)
+        for k, name in enumerate(metrics):
+            records.append((i, config.sizes[i], name, values[k]))
+        for name, value in _extra(law).items():
+            records.append((i, config.sizes[i], name, np.full((3, config.replicates), value)))
+        mix.add(sampling_law, dens, e_hi)
+        if progress is not None:
+            progress(i + 1, config.rounds)
+    return _frame(config, records)
+
+
+def _to_host(ctx: _Context, data: torch.Tensor, law, metrics: dict) -> np.ndarray:
+    """[finite?, collapsed?, every metric's (value, lo, hi) per replicate] on the host."""
+    reps, dev = ctx.config.replicates, ctx.device
+    collapsed = (torch.any(law.scales.amax((1, 2)) <= 0) if isinstance(law, BatchedMixture)
+                 else torch.zeros((), dtype=torch.bool, device=dev))
+    flags = torch.stack([torch.all(torch.isfinite(data) & (data.abs() <= MAX_ABS)),
+                         collapsed]).to(DTYPE)
+    rows = [torch.as_tensor(v, dtype=DTYPE, device=dev).expand(reps)
+            for triple in metrics.values() for v in triple]
+    return torch.cat([flags, *rows]).cpu().numpy()
+
+
+def _measure(ctx: _Context, mix: _Mix, law, i: int, alpha: float, beta: list[float]):
+    """(the round's wanted metrics, the fitted density on the grid or None)."""
+    carried = 0.0 if i == 0 else mix.carried_hi(beta)
+    f = None
+    if not ctx.density:
+        out = measure.density_free(ctx, law)
+    elif ctx.grid is not None:
+        f = law.grid_density(ctx.grid)
+        pi = ctx.p0_grid if i == 0 else mix.pi_grid(alpha, beta, ctx.p0_grid)
+        out = measure.on_grid(ctx, law, f, pi, i == 0, carried)
+    else:
+        pi_log = ctx.p0_log_prob if i == 0 else mix.log_prob(ctx, alpha, beta)
+
+        def pi_draws(m):
+            return _draw_mixture(ctx, mix, alpha, beta, m)
+
+        out = measure.by_monte_carlo(ctx, law, pi_log, pi_draws, i == 0, carried)
+    measure.expensive(ctx, law, out)
+    return {k: v for k, v in out.items() if _wanted(ctx, k)}, f
+
+
+def _wanted(ctx: _Context, name: str) -> bool:
+    if name in ("v1_margin", "v2_margin"):
+        return {"e", "delta", "kl"} <= ctx.metrics
+    if name in ("precision", "recall"):
+        return "precision_recall" in ctx.metrics
+    return name in ctx.metrics
+
+
+def _draw_mixture(ctx: _Context, mix: _Mix, alpha: float, beta: list[float], m: int):
+    """m draws per replicate from π_i (fresh p0 draws for the real share)."""
+    synth = mix.draw(ctx.streams, beta, m) if alpha < 1 else None
+    real = ctx.streams.sample(ctx.p0, m) if alpha > 0 else None
+    if real is None or synth is None:
+        return real if synth is None else synth
+    return torch.where(ctx.streams.uniform(m)[..., None] < alpha, real, synth)
+
+
+def _law_for_later(ctx: _Context, law, sampling_law, f: OnGrid | None, metrics: dict):
+    """(grid density, TV(q, p0)_hi) of the law the next rounds sample from."""
+    if not ctx.density:
+        return None, torch.zeros(ctx.config.replicates, dtype=DTYPE, device=ctx.device)
+    if sampling_law is law and "e" in metrics:
+        return f, metrics["e"][2]
+    if ctx.grid is not None:
+        dens = f if sampling_law is law else sampling_law.grid_density(ctx.grid)
+        return dens, ctx.grid.tv(dens, ctx.p0_grid)[2]
+    m = ctx.config.mc_samples // 2
+    x_q, x_p0 = sampling_law.sample(ctx.streams, m), ctx.streams.sample(ctx.p0, m)
+    return None, montecarlo.tv(sampling_law.log_prob, ctx.p0_log_prob, x_q, x_p0,
+                               ctx.config.confidence, ctx.config.interval)[2]
+
+
+def _extra(law) -> dict:
+    """Per-round facts of diffusion fits: the width m and training time τ actually used."""
+    if hasattr(law, "width") and getattr(law, "width", 0):
+        return {"width": float(law.width), "tau": float(law.tau)}
+    return {}
+
+
+def _frame(config: LoopConfig, records) -> pd.DataFrame:
+    reps = config.replicates
+    ids = np.arange(config.first_replicate, config.first_replicate + reps)
+    parts = []
+    for rnd, size, name, (value, lo, hi) in records:
+        parts.append(pd.DataFrame({"replicate": ids, "round": rnd, "generation": rnd,
+                                   "n": size, "metric": name, "value": value, "lo": lo,
+                                   "hi": hi}))
+    frame = pd.concat(parts, ignore_index=True)
+    frame = frame.sort_values(["replicate", "round"], kind="stable").reset_index(drop=True)
+    frame.attrs["config"] = config.to_dict()
+    frame.attrs["config_hash"] = config.config_hash
+    return frame[COLUMNS]

@@ -1,0 +1,124 @@
+"""One round's metrics, batched over replicates: on the shared grid (d ≤ 2) or by Monte Carlo.
+
+THEORY.md §6–7. Per round i (generation i, the model p_{i+1}):
+
+* ``e`` = TV(p_{i+1}, p0), ``delta`` = TV(p_{i+1}, π_i), ``tv_pi`` = TV(π_i, p0), with
+  intervals (quadrature error, binning error and missed mass on the grid; Hoeffding,
+  empirical Bernstein or CLT by Monte Carlo);
+* ``kl`` = KL(π_i ‖ p_{i+1}) (grid quadrature, or Monte Carlo with a CLT interval);
+* ``v1_margin`` = (δ_i + Σ_k β_{i,k} e_k)_hi − (e_{i+1})_lo (C1, R1 with measured δ) and
+  ``v2_margin`` = sqrt(kl_hi/2) − δ_lo (Pinsker), with e_k the TV of the law the data
+  actually came from;
+* ``mean``, ``var`` (first coordinate), ``nll`` on held-out real data;
+* opt-in ``w2`` (1-D from the grid's quantiles, otherwise exact OT on 500 draws with
+  POT) and ``precision_recall`` (k-NN, k = 3, on 1,000 draws).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from simulations import montecarlo
+from simulations.grid import TINY, OnGrid
+from simulations.laws import FFT_COMPONENTS, BatchedMixture
+from simulations.metrics import knn_precision_recall
+
+W2_DRAWS = 500
+KNN_DRAWS = 1000
+
+
+def _triple(value, lo=None, hi=None):
+    return (value, value if lo is None else lo, value if hi is None else hi)
+
+
+def moments(law, grid, f: OnGrid | None, draws: torch.Tensor | None):
+    """Mean and variance (R, d): exact for mixtures, from the grid or from draws otherwise."""
+    if isinstance(law, BatchedMixture):
+        return law.mean(), law.variance()
+    if f is not None:
+        return grid.moments(f)
+    return draws.mean(1), draws.var(1)
+
+
+def nll(law, grid, f: OnGrid | None, holdout: torch.Tensor) -> torch.Tensor:
+    """−mean log p(x) over held-out real data (R,): exact, or interpolated on the grid for
+    KDEs and diffusion models in d ≤ 2 (densities floored at 1e-300)."""
+    exact = isinstance(law, BatchedMixture) and law.means.shape[1] < FFT_COMPONENTS
+    if f is None or exact:
+        return -law.log_prob(holdout).clamp_min(math.log(TINY)).mean(1)
+    return -torch.log(grid.interpolate(f, holdout).clamp_min(TINY)).mean(1)
+
+
+def on_grid(ctx, law, f: OnGrid, pi: OnGrid, first: bool, carried_hi) -> dict:
+    """The round's metrics from densities on the shared grid (d ≤ 2, p0 with a density)."""
+    grid, p0 = ctx.grid, ctx.p0_grid
+    out: dict = {}
+    e = grid.tv(f, p0)
+    delta = grid.tv(f, pi)
+    kl = grid.kl(pi, f)
+    zero = torch.zeros_like(e[0])
+    out["e"], out["delta"] = e, delta
+    out["tv_pi"] = _triple(zero) if first else grid.tv(pi, p0)
+    out["kl"] = kl
+    out["v1_margin"] = _triple(delta[2] + carried_hi - e[1])
+    out["v2_margin"] = _triple((kl[2].clamp_min(0) / 2).sqrt() - delta[1])
+    mean, var = moments(law, grid, f, None)
+    out["mean"], out["var"] = _triple(mean[:, 0]), _triple(var[:, 0])
+    out["nll"] = _triple(nll(law, grid, f, ctx.holdout))
+    if "w2" in ctx.metrics and grid.dim == 1:
+        out["w2"] = _triple(grid.w2(f, p0))
+    return out
+
+
+def by_monte_carlo(ctx, law, pi_log_prob, pi_draws, first: bool, carried_hi) -> dict:
+    """The round's metrics by Monte Carlo (d ≥ 3, p0 with a density)."""
+    m = ctx.config.mc_samples // 2
+    conf, method = ctx.config.confidence, ctx.config.interval
+    x_fit, x_p0 = law.sample(ctx.streams, m), ctx.streams.sample(ctx.p0, m)
+    x_pi = x_p0 if first else pi_draws(m)
+    p0_log = ctx.p0_log_prob
+    e = montecarlo.tv(law.log_prob, p0_log, x_fit, x_p0, conf, method)
+    delta = montecarlo.tv(law.log_prob, pi_log_prob, x_fit, x_pi, conf, method)
+    kl = montecarlo.kl(pi_log_prob, law.log_prob, x_pi, conf)
+    zero = torch.zeros_like(e[0])
+    out = {"e": e, "delta": delta,
+           "tv_pi": _triple(zero) if first else montecarlo.tv(pi_log_prob, p0_log, x_pi, x_p0,
+                                                              conf, method),
+           "kl": kl,
+           "v1_margin": _triple(delta[2] + carried_hi - e[1]),
+           "v2_margin": _triple((kl[2].clamp_min(0) / 2).sqrt() - delta[1])}
+    mean, var = moments(law, None, None, x_fit)
+    out["mean"], out["var"] = _triple(mean[:, 0]), _triple(var[:, 0])
+    out["nll"] = _triple(nll(law, None, None, ctx.holdout))
+    return out
+
+
+def density_free(ctx, law) -> dict:
+    """mean, var and nll when p0 has no density (sklearn's data sets)."""
+    draws = None if isinstance(law, BatchedMixture) else law.sample(ctx.streams, 2000)
+    mean, var = moments(law, None, None, draws)
+    return {"mean": _triple(mean[:, 0]), "var": _triple(var[:, 0]),
+            "nll": _triple(nll(law, None, None, ctx.holdout))}
+
+
+def expensive(ctx, law, out: dict) -> None:
+    """Opt-in metrics on draws: W2 beyond 1-D (POT) and k-NN precision/recall."""
+    need_w2 = "w2" in ctx.metrics and "w2" not in out
+    if need_w2:
+        import ot
+
+        x_fit = law.sample(ctx.streams, W2_DRAWS)
+        real = ctx.holdout[:, :W2_DRAWS]
+        values = []
+        for a, b in zip(x_fit, real, strict=True):
+            cost = torch.cdist(a, b) ** 2
+            values.append(math.sqrt(float(ot.emd2([], [], cost.cpu().numpy()))))
+        out["w2"] = _triple(torch.tensor(values, dtype=x_fit.dtype, device=x_fit.device))
+    if "precision_recall" in ctx.metrics:
+        x_fit = law.sample(ctx.streams, KNN_DRAWS)
+        pr = [knn_precision_recall(h[:KNN_DRAWS], x) for h, x in zip(ctx.holdout, x_fit,
+                                                                    strict=True)]
+        t = torch.tensor(pr, dtype=x_fit.dtype, device=x_fit.device)
+        out["precision"], out["recall"] = _triple(t[:, 0]), _triple(t[:, 1])
