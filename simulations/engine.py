@@ -189,6 +189,8 @@ def _draw_round(ctx: _Context, mix: _Mix, i: int, alpha: float, beta: list[float
         return ctx.pool if ctx.pool is not None else streams.sample(ctx.p0, size)
     if cfg.convention == "fixed-real":  # exactly n real points plus λn synthetic
         real = ctx.pool if cfg.real_data == "pool" else streams.sample(ctx.p0, cfg.n)
+        if size == cfg.n:
+            return real
         return torch.cat([real, mix.draw(streams, beta, size - cfg.n)], 1)
     real = synthetic = None
     if alpha > 0:

@@ -26,7 +26,14 @@ from boundkit._checks import check_confidence, check_instance, check_int, to_flo
 from boundkit.errors import InvalidArgument
 from simulations._device import DTYPE
 from simulations.distributions import Distribution
-from simulations.quadrature import BUDGET_1D, Rule, composite_rule, tv_bounds
+from simulations.quadrature import (
+    BUDGET_1D,
+    Rule,
+    abs_integral,
+    abs_simpson,
+    composite_rule,
+    tv_bounds,
+)
 
 
 @dataclass(frozen=True)
@@ -81,8 +88,9 @@ def tv_quadrature_1d(p: Distribution, q: Distribution, points: int = BUDGET_1D) 
     rule = axis_rule([p, q], 0, points)
     fp = _density(p, rule.nodes[:, None], p.device)
     fq = _density(q, rule.nodes[:, None], p.device)
-    diff, err = rule.integrate(np.abs(fp - fq))
-    value, lo, hi = tv_bounds(0.5 * diff, 0.5 * err, rule.integrate(fp), rule.integrate(fq))
+    diff, err = abs_integral(torch.as_tensor(fp - fq)[None], [rule.nodes], list(rule.segments))
+    value, lo, hi = tv_bounds(0.5 * diff[0], 0.5 * err[0], rule.integrate(fp),
+                              rule.integrate(fq))
     return Estimate(float(value), float(lo), float(hi), "quadrature-1d")
 
 
@@ -101,9 +109,18 @@ def tv_grid_2d(p: Distribution, q: Distribution, points: int = 513) -> Estimate:
         fine = float(rx.fine @ f @ ry.fine)
         return fine, abs(fine - float(rx.coarse @ f @ ry.coarse))
 
-    diff, err = integrate(np.abs(fp - fq))
+    diff, err = _abs_product(torch.as_tensor(fp - fq), rx, ry)
     value, lo, hi = tv_bounds(0.5 * diff, 0.5 * err, integrate(fp), integrate(fq))
     return Estimate(float(value), float(lo), float(hi), "grid-2d")
+
+
+def _abs_product(f: torch.Tensor, rx: Rule, ry: Rule) -> tuple[float, float]:
+    """∫∫|f| on a product of composite rules: |P₂| rule along y per row, Simpson along x."""
+    rows, row_err = abs_integral(f, [ry.nodes], list(ry.segments))
+    fine = float(rows @ torch.as_tensor(rx.fine))
+    coarse_rows = sum(abs_simpson(f[:, i:i + m:2], 2 * h) for i, m, h in ry.segments)
+    coarse = float(coarse_rows @ torch.as_tensor(rx.coarse))
+    return fine, abs(fine - coarse) + float(row_err @ torch.as_tensor(np.abs(rx.fine)))
 
 
 def tv_monte_carlo(p: Distribution, q: Distribution, n: int, generator: torch.Generator,

@@ -376,4 +376,4 @@ def test_growth_at_the_extreme_rates_is_exact_or_refused():
 
 def test_a_growth_exponent_that_overflows_is_refused_before_work(no_training, tmp_path):
     refused(["simulate", "gaussian-mle", "--n", "20", "--growth", "1e12", "--rounds", "2",
-             "--out", str(tmp_path)], "the limit is 10^12. Pass a smaller --growth")
+             "--out", str(tmp_path)], "the limit is 10^12. Pass a smaller n, growth")

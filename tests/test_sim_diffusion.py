@@ -8,25 +8,29 @@ import pytest
 import torch
 from scipy.stats import chi2
 
+from boundkit.errors import InvalidArgument
 from simulations import GaussianMixture, make_distribution, make_generator, tv_quadrature_1d
 from simulations.diffusion import (
     OUSDE,
     RandomFeatureScore,
     RFDiffusionModel,
+    draw_features,
     dsm_statistics,
     euler_flow,
     gradient_flow,
 )
+from simulations.streams import Streams
 
 CPU = torch.device("cpu")
 
 
 def statistics(m=24, n=300, d=1, seed=0):
+    """Features, and the DSM statistics of one data set (R = 1), as 2-D matrices."""
     gen = make_generator(seed, CPU)
     data = make_distribution("gaussian", dim=d).sample(n, gen)
-    w, u = RandomFeatureScore.draw(m, d, gen, CPU)
-    score = RandomFeatureScore(w, u, torch.zeros((d, m), dtype=torch.float64), 6.0)
-    return score, dsm_statistics(score, data, OUSDE(), 4, gen)
+    w, u = draw_features(m, d, gen, CPU)
+    s_ff, s_yf = dsm_statistics(w, u, data[None], OUSDE(), 4, Streams.single(seed))
+    return (w, u), (s_ff[0], s_yf[0])
 
 
 def test_closed_form_flow_equals_euler_with_order_one_convergence():
@@ -65,16 +69,36 @@ def test_flow_decreases_the_loss_monotonically():
 
 
 def test_divergence_is_exact():
-    score, (s_ff, s_yf) = statistics(d=2)
-    score.A = gradient_flow(s_ff, s_yf, 1e3)
-    x = torch.randn((50, 2), dtype=torch.float64, generator=make_generator(1, CPU))
-    t = torch.full((50,), 0.3, dtype=torch.float64)
+    (w, u), (s_ff, s_yf) = statistics(d=2)
+    score = RandomFeatureScore(w, u, gradient_flow(s_ff, s_yf, 1e3), 6.0)
+    x = torch.randn((1, 50, 2), dtype=torch.float64, generator=make_generator(1, CPU))
     x.requires_grad_(True)
-    s = score(x, t)
-    auto = sum(torch.autograd.grad(s[:, c].sum(), x, retain_graph=True)[0][:, c]
-               for c in range(2))
-    np.testing.assert_allclose(score.divergence(x.detach(), t).numpy(), auto.detach().numpy(),
-                               rtol=1e-12, atol=1e-12)
+    with torch.enable_grad():
+        s = (score.features(x, torch.full((1, 50), 0.3, dtype=torch.float64))
+             @ score.A.transpose(1, 2))
+        auto = sum(torch.autograd.grad(s[..., c].sum(), x, retain_graph=True)[0][..., c]
+                   for c in range(2))
+    _, div = score.at_time(x.detach(), 0.3, True)
+    np.testing.assert_allclose(div.numpy(), auto.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_one_replicate_of_a_batch_equals_its_single_fit():
+    # replicate r draws from its own stream: fitting R at once changes nothing for it
+    p0 = make_distribution("laplace")
+    streams = Streams(5, 3)
+    data = streams.sample(p0, 150)
+    model = RFDiffusionModel(width=24, ode_steps=16)
+    batch = model.fit_batched(data, streams)
+    x = torch.linspace(-5, 5, 31, dtype=torch.float64)[None, :, None]
+    logp = batch.log_prob(x.expand(3, -1, -1))
+    for r in range(3):
+        own = Streams(5, 1, first=r)
+        assert torch.equal(own.sample(p0, 150)[0], data[r])  # the same draws, then the fit
+        single = model.fit_batched(data[r:r + 1], own)
+        torch.testing.assert_close(batch.score.A[r], single.score.A[0], rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(logp[r], single.log_prob(x)[0], rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(logp[r], batch.replicate(r).log_prob(x[0]), rtol=1e-12,
+                                   atol=1e-12)
 
 
 def test_ou_sde_marginals_and_prior():
@@ -87,7 +111,7 @@ def test_ou_sde_marginals_and_prior():
     assert torch.allclose(std**2, 1 - torch.exp(-2 * t))
     assert float(sde.prior_logp(torch.zeros((1, 1), dtype=torch.float64))[0]) == pytest.approx(
         -0.5 * math.log(2 * math.pi))
-    with pytest.raises(ValueError, match="need 0 < t0 < T"):
+    with pytest.raises(InvalidArgument, match="need 0 < t0 < T"):
         OUSDE(T=1.0, t0=2.0)
 
 
@@ -131,12 +155,16 @@ def test_trained_model_learns_more_than_two_moments(fitted):
 
 
 def test_model_bad_input():
-    with pytest.raises(ValueError, match="width must be an integer >= 1"):
+    with pytest.raises(InvalidArgument, match="width must be an integer >= 1"):
         RFDiffusionModel(width=0)
-    with pytest.raises(ValueError, match="tau must be > 0"):
+    with pytest.raises(InvalidArgument, match="tau must be > 0"):
         RFDiffusionModel(tau=0)
-    with pytest.raises(ValueError, match="data must be finite"):
+    with pytest.raises(InvalidArgument, match="data must have shape"):
         RFDiffusionModel().fit(torch.zeros((1, 1), dtype=torch.float64))
-    with pytest.raises(ValueError, match="tau must be > 0"):
+    with pytest.raises(InvalidArgument, match="tau='soon' is not known"):
+        RFDiffusionModel(tau="soon")
+    with pytest.raises(InvalidArgument, match="width_factor must lie in"):
+        RFDiffusionModel(width_factor=0)
+    with pytest.raises(InvalidArgument, match="tau must be > 0"):
         gradient_flow(torch.eye(2, dtype=torch.float64), torch.ones((1, 2), dtype=torch.float64),
                       0.0)
