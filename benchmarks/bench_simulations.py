@@ -23,7 +23,6 @@ from scipy.stats import gaussian_kde
 from boundkit import FullSynthetic
 from simulations import make_distribution, make_generator, resolve_device
 from simulations.batched import gaussian_mle_chains
-from simulations.kde_grid import kde_exact_on_grid, kde_grid_density
 
 
 def simpson_tv(f: np.ndarray, g: np.ndarray, step: float) -> float:
@@ -38,29 +37,35 @@ def sync(dev: torch.device) -> None:
 
 
 def bench_kde(dev: torch.device) -> None:
+    from simulations.grid import Grid
+    from simulations.laws import BatchedMixture
+
     n = 100_000
     p0 = make_distribution("gaussian", device=dev)
-    x = p0.sample(n, make_generator(0, dev))[:, 0]
+    x = p0.sample(n, make_generator(0, dev))
     h = float(1.06 * x.std() * n ** -0.2)
-    grid = torch.linspace(-8, 8, 4097, dtype=torch.float64, device=dev)
-    step = float(grid[1] - grid[0])
-    truth = torch.exp(p0.log_prob(grid[:, None])).cpu().numpy()
+    grid = Grid([-8.0], [8.0], 4097, dev)
+    step = grid.steps[0]
+    truth = torch.exp(p0.log_prob(grid.nodes)).cpu().numpy()
+    law = BatchedMixture(x[None], torch.full((1, n, 1), h, dtype=torch.float64, device=dev),
+                         torch.full((1, n), 1.0 / n, dtype=torch.float64, device=dev), True)
 
-    kde_grid_density(x, h, grid)  # warm-up
+    law.grid_density(grid)  # warm-up
     sync(dev)
     t0 = time.perf_counter()
-    fast = kde_grid_density(x, h, grid)
+    fast = law.grid_density(grid).values[0]
     tv_fast = simpson_tv(fast.cpu().numpy(), truth, step)
     sync(dev)
     t_fast = time.perf_counter() - t0
 
-    xs, gs = x.cpu().numpy(), grid.cpu().numpy()
+    xs, gs = x[:, 0].cpu().numpy(), grid.nodes[:, 0].cpu().numpy()
     t0 = time.perf_counter()
     scipy_density = gaussian_kde(xs, bw_method=h / xs.std(ddof=1))(gs)
     tv_scipy = simpson_tv(scipy_density, truth, step)
     t_scipy = time.perf_counter() - t0
 
-    tv_exact = simpson_tv(kde_exact_on_grid(x, h, grid).cpu().numpy(), truth, step)
+    exact = torch.exp(law.log_prob(grid.nodes[None])).cpu().numpy()[0]
+    tv_exact = simpson_tv(exact, truth, step)
     print(f"KDE grid density + TV, n = {n:,}, 4097 points: FFT binning {t_fast * 1e3:.1f} ms, "
           f"scipy gaussian_kde {t_scipy:.2f} s, ratio {t_scipy / t_fast:,.0f}x [goal >= 100x]; "
           f"|TV - exact sum| = {abs(tv_fast - tv_exact):.1e} [goal <= 1e-4] "

@@ -193,6 +193,9 @@ class LoopConfig:
 
     def _normalize_schedule(self, setter) -> None:
         name = self.schedule
+        if not isinstance(name, str):
+            raise TypeError(f"schedule must be a schedule name such as 'balanced'; got "
+                            f"{type(name).__name__} {name!r}.")
         if name == "general":
             if self.weights is None:
                 raise InvalidArgument("schedule='general' needs weights=(alpha_rounds, beta_rows),"

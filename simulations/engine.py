@@ -286,8 +286,10 @@ def _measure(ctx: _Context, mix: _Mix, law, i: int, alpha: float, beta: list[flo
     if not ctx.density:
         out = measure.density_free(ctx, law)
     elif ctx.grid is not None:
-        f = law.grid_density(ctx.grid)
-        pi = ctx.p0_grid if i == 0 else mix.pi_grid(alpha, beta, ctx.p0_grid)
+        f = law.grid_density(ctx.grid) if measure.needs_density(ctx, law) else None
+        pi = None
+        if measure.needs_pi(ctx):
+            pi = ctx.p0_grid if i == 0 else mix.pi_grid(alpha, beta, ctx.p0_grid)
         out = measure.on_grid(ctx, law, f, pi, i == 0, carried)
     else:
         pi_log = ctx.p0_log_prob if i == 0 else mix.log_prob(ctx, alpha, beta)
@@ -318,9 +320,15 @@ def _draw_mixture(ctx: _Context, mix: _Mix, alpha: float, beta: list[float], m: 
 
 
 def _law_for_later(ctx: _Context, law, sampling_law, f: OnGrid | None, metrics: dict):
-    """(grid density, TV(q, p0)_hi) of the law the next rounds sample from."""
-    if not ctx.density:
-        return None, torch.zeros(ctx.config.replicates, dtype=DTYPE, device=ctx.device)
+    """(grid density, TV(q, p0)_hi) of the law the next rounds sample from: each only
+    when later rounds need it (π_i's density; the carried term of the V1 margin)."""
+    zero = torch.zeros(ctx.config.replicates, dtype=DTYPE, device=ctx.device)
+    margins = {"e", "delta", "kl"} <= ctx.metrics
+    if not ctx.density or not (margins or measure.needs_pi(ctx)):
+        return None, zero
+    if ctx.grid is not None and not margins:
+        return (f if sampling_law is law and f is not None
+                else sampling_law.grid_density(ctx.grid)), zero
     if sampling_law is law and "e" in metrics:
         return f, metrics["e"][2]
     if ctx.grid is not None:

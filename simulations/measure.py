@@ -51,23 +51,43 @@ def nll(law, grid, f: OnGrid | None, holdout: torch.Tensor) -> torch.Tensor:
     return -torch.log(grid.interpolate(f, holdout).clamp_min(TINY)).mean(1)
 
 
-def on_grid(ctx, law, f: OnGrid, pi: OnGrid, first: bool, carried_hi) -> dict:
-    """The round's metrics from densities on the shared grid (d ≤ 2, p0 with a density)."""
-    grid, p0 = ctx.grid, ctx.p0_grid
+def needs_density(ctx, law) -> bool:
+    """Whether this round needs the fitted density on the grid (only what is asked for)."""
+    asked = ctx.metrics
+    if asked & {"e", "delta", "kl", "w2"}:
+        return True
+    large = not (isinstance(law, BatchedMixture) and law.means.shape[1] < FFT_COMPONENTS)
+    mixture = isinstance(law, BatchedMixture)
+    return ("nll" in asked and large) or (bool(asked & {"mean", "var"}) and not mixture)
+
+
+def needs_pi(ctx) -> bool:
+    """Whether π_i's density is needed (δ, TV(π_i, p0) or KL asked for)."""
+    return bool(ctx.metrics & {"delta", "tv_pi", "kl"})
+
+
+def on_grid(ctx, law, f: OnGrid | None, pi: OnGrid | None, first: bool, carried_hi) -> dict:
+    """The asked-for metrics from densities on the shared grid (d ≤ 2, p0 with a density)."""
+    grid, p0, asked = ctx.grid, ctx.p0_grid, ctx.metrics
     out: dict = {}
-    e = grid.tv(f, p0)
-    delta = grid.tv(f, pi)
-    kl = grid.kl(pi, f)
-    zero = torch.zeros_like(e[0])
-    out["e"], out["delta"] = e, delta
-    out["tv_pi"] = _triple(zero) if first else grid.tv(pi, p0)
-    out["kl"] = kl
-    out["v1_margin"] = _triple(delta[2] + carried_hi - e[1])
-    out["v2_margin"] = _triple((kl[2].clamp_min(0) / 2).sqrt() - delta[1])
-    mean, var = moments(law, grid, f, None)
-    out["mean"], out["var"] = _triple(mean[:, 0]), _triple(var[:, 0])
-    out["nll"] = _triple(nll(law, grid, f, ctx.holdout))
-    if "w2" in ctx.metrics and grid.dim == 1:
+    if "e" in asked:
+        out["e"] = grid.tv(f, p0)
+    if "delta" in asked:
+        out["delta"] = grid.tv(f, pi)
+    if "tv_pi" in asked:
+        zero = torch.zeros(ctx.config.replicates, dtype=p0.values.dtype, device=ctx.device)
+        out["tv_pi"] = _triple(zero) if first else grid.tv(pi, p0)
+    if "kl" in asked:
+        out["kl"] = grid.kl(pi, f)
+    if {"e", "delta", "kl"} <= asked:
+        out["v1_margin"] = _triple(out["delta"][2] + carried_hi - out["e"][1])
+        out["v2_margin"] = _triple((out["kl"][2].clamp_min(0) / 2).sqrt() - out["delta"][1])
+    if asked & {"mean", "var"}:
+        mean, var = moments(law, grid, f, None)
+        out["mean"], out["var"] = _triple(mean[:, 0]), _triple(var[:, 0])
+    if "nll" in asked:
+        out["nll"] = _triple(nll(law, grid, f, ctx.holdout))
+    if "w2" in asked and grid.dim == 1:
         out["w2"] = _triple(grid.w2(f, p0))
     return out
 

@@ -182,8 +182,19 @@ def gaussian_tv(m1, v1, m2, v2) -> torch.Tensor:
     s = 1); separations beyond 1e150 standard deviations give 1. Equal means reduce to
     THEORY.md §5: 2|Φ(x*/a) − Φ(x*/b)|, x*² = 2a²b² ln(b/a)/(b² − a²).
     """
-    m1, v1, m2, v2 = torch.broadcast_tensors(*(torch.as_tensor(v, dtype=DTYPE)
-                                               for v in (m1, v1, m2, v2)))
+    tensors = []
+    for value, name in ((m1, "m1"), (v1, "v1"), (m2, "m2"), (v2, "v2")):
+        if isinstance(value, str | bytes | bool) or value is None:
+            raise TypeError(f"{name} must be a number or a tensor; got {value!r}.")
+        try:
+            t = torch.as_tensor(value, dtype=DTYPE)
+        except (TypeError, ValueError, RuntimeError, OverflowError):
+            raise TypeError(f"{name} must be a number or a tensor; got {value!r}.") from None
+        if not bool(torch.all(torch.isfinite(t))) or (name[0] == "v" and bool(torch.any(t <= 0))):
+            raise InvalidArgument(f"{name} must be finite{' and > 0' if name[0] == 'v' else ''}"
+                                  f"; got {value!r}.", argument=name)
+        tensors.append(t)
+    m1, v1, m2, v2 = torch.broadcast_tensors(*tensors)
     s2 = v2.sqrt()
     m, s = (m1 - m2) / s2, (v1 / v2).sqrt()
     far = ~torch.isfinite(m) | (m.abs() > 1e150) | (s <= 1e-150) | (s >= 1e150)
