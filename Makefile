@@ -27,3 +27,4 @@ bench: install
 	$(PY) benchmarks/bench_threshold.py
 	$(PY) benchmarks/bench_simulations.py
 	$(PY) benchmarks/bench_proofs.py
+	$(PY) benchmarks/bench_engine.py

@@ -46,22 +46,18 @@ class SyntheticSampling:
         """True when synthetic data are drawn from the model as it is."""
         return self.temperature == 1.0 and self.self_correct == 0.0
 
-    def apply(self, model: Distribution, p0: Distribution) -> Distribution:
-        """The distribution the synthetic data are actually drawn from."""
+    def apply(self, model: Distribution, p0) -> Distribution:
+        """The distribution the synthetic data are actually drawn from (R = 1 of
+        :meth:`simulations.laws.BatchedMixture.transformed`)."""
         if self.is_plain:
             return model
         if not isinstance(model, GaussianMixture):
             raise InvalidArgument(
                 f"biased or self-corrected sampling needs a Gaussian-mixture model "
                 f"(gaussian-mle, kde, gmm); got {type(model).__name__}.", argument="sampling")
-        law = GaussianMixture(model.means, model.scales * self.temperature**0.5, model.weights,
-                              device=model.device)
-        if not self.self_correct:
-            return law
-        # correct the (tempered) law the samples actually come from
-        g = self.self_correct
-        mu, sd = law.mean(), law.variance().sqrt()
-        ratio = p0.variance().sqrt() / sd
-        means = (1 - g) * law.means + g * (p0.mean() + ratio * (law.means - mu))
-        scales = ((1 - g) + g * ratio) * law.scales
-        return GaussianMixture(means, scales, law.weights, device=model.device)
+        from simulations.laws import BatchedMixture
+
+        law = BatchedMixture(model.means[None], model.scales[None], model.weights[None])
+        out = law.transformed(self.temperature, self.self_correct,
+                              p0.mean().reshape(1, 1, -1), p0.variance().sqrt().reshape(1, 1, -1))
+        return out.replicate(0)
