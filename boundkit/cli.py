@@ -14,63 +14,24 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from pathlib import Path
 
 import click
-import pandas as pd
-from click.core import ParameterSource
-from rich.console import Console
-from rich.table import Table
 
-from boundkit._parse import (
-    NONNEGATIVE,
-    POSITIVE,
-    RATE,
-    SHARE,
-    TV,
-    Generations,
-    Names,
-    integer,
+from boundkit._cli_common import (
+    GEN_HELP,
+    MAX_EXACT_ROWS,
+    NO_GEN0,
+    check_rows,
+    emit,
+    format_option,
+    given,
+    refuse_unless,
+    spell,
 )
+from boundkit._parse import NONNEGATIVE, POSITIVE, RATE, SHARE, TV, Generations
 from boundkit.errors import InvalidArgument, NotCertified
 from boundkit.registry import ERROR_MODEL_REGISTRY, SCHEDULE_REGISTRY
-from boundkit.tables import (
-    FORMATS,
-    bound_table,
-    export,
-    growth_table,
-    phase_transition_table,
-    schedule_table,
-)
-
-#: Most rows printed as a rich table, LaTeX or Markdown (JSON and CSV have no limit).
-MAX_TABLE_ROWS = 10_000
-#: ``--exact`` (sympy CRootOf) limits: generations per call, and the largest one.
-MAX_EXACT_ROWS = 100
-
-GEN_HELP = "N (that generation), A..B, or a comma list; generation i is the model of round i."
-FMT_HELP = "table (rich, default), json, csv, latex or markdown."
-NO_GEN0 = "R6: round 0 trains on real data only, so it has no phase transition"
-#: Short column captions for the rich table (the JSON keys stay the contract).
-HEADERS = {
-    "generation": "i",
-    "rate": "r",
-    "x_critical": "x'",
-    "lambda_critical": "λ'",
-    "lambda_break_even": "λ⁼",
-    "ratio_at_peak": "B(λ')/B(0)",
-    "certified": "certified",
-    "lambda_critical_exact": "λ' exact",
-    "n_required": "n required",
-}
-#: Python parameter names to the options as typed.
-OPTION = {"alpha": "--alpha", "lam": "--lambda", "rate": "--rate", "const": "--const",
-          "floor": "--floor", "n": "--n", "temperature": "--temperature",
-          "self_correct": "--self-correct", "dim": "--dim"}
-
-
-def _spell(name: str) -> str:
-    return OPTION.get(name, "--" + name.replace("_", "-"))
+from boundkit.tables import bound_table, growth_table, phase_transition_table, schedule_table
 
 
 @click.group(
@@ -85,60 +46,12 @@ def app(debug: bool) -> None:
     """The boundkit command group."""
 
 
-def _given(*names: str) -> dict[str, bool]:
-    """Which options the user typed (not defaults)."""
-    ctx = click.get_current_context()
-    return {n: ctx.get_parameter_source(n) in (ParameterSource.COMMANDLINE,
-                                               ParameterSource.ENVIRONMENT) for n in names}
-
-
-def _refuse_unless(allowed: set[str], context: str, **typed: bool) -> None:
-    """Refuse typed options outside ``allowed``, saying which ones apply."""
-    for name, was_typed in typed.items():
-        if was_typed and name not in allowed:
-            ok = ", ".join(_spell(a) for a in sorted(allowed)) or "none"
-            raise InvalidArgument(f"{_spell(name)} does not apply to {context}; the options that "
-                                  f"do: {ok}. Drop {_spell(name)}.", argument=name)
-
-
-def _check_rows(count: int, fmt: str) -> None:
-    if fmt in ("table", "latex", "markdown") and count > MAX_TABLE_ROWS:
-        raise InvalidArgument(f"{count:,} rows are too many for --format {fmt} (limit "
-                              f"{MAX_TABLE_ROWS:,}). Use --format json or csv for more rows, "
-                              f"or pass fewer --generations.", argument="format")
-
-
-def _emit(df: pd.DataFrame, fmt: str, title: str) -> None:
-    if fmt == "table":
-        table = Table(title=title)
-        for col in df.columns:
-            table.add_column(HEADERS.get(col, col), justify="right")
-        for row in df.itertuples(index=False):
-            table.add_row(*[_cell(v) for v in row])
-        Console().print(table)
-    else:
-        sys.stdout.write(export(df, fmt).rstrip("\n") + "\n")
-
-
-def _cell(value) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
-
-
-def _format_option(f):
-    return click.option("--format", "fmt", type=click.Choice(["table", *FORMATS]),
-                        default="table", help=FMT_HELP)(f)
-
-
 def _threshold(rate, generations, floor, const, n, exact, fmt, context):
-    typed = _given("const", "n")
+    typed = given("const", "n")
     if floor == 0:
-        _refuse_unless(set(), f"{context} without --floor (lambda' depends on neither n nor C "
+        refuse_unless(set(), f"{context} without --floor (lambda' depends on neither n nor C "
                        f"under a pure power law)", **typed)
-    _check_rows(len(generations), fmt)
+    check_rows(len(generations), fmt)
     if exact and (floor > 0 or len(generations) > MAX_EXACT_ROWS):
         raise InvalidArgument(
             "--exact gives the algebraic lambda' of a pure power law for at most "
@@ -146,7 +59,7 @@ def _threshold(rate, generations, floor, const, n, exact, fmt, context):
                                                  "pass fewer --generations") + " or drop --exact.",
             argument="exact")
     df = phase_transition_table(rate, generations, const=const, n=n, floor=floor, exact=exact)
-    _emit(df, fmt, f"R6 phase transition, r = {rate}")
+    emit(df, fmt, f"R6 phase transition, r = {rate}")
 
 
 @app.command()
@@ -157,7 +70,7 @@ def _threshold(rate, generations, floor, const, n, exact, fmt, context):
 @click.option("--const", type=POSITIVE, default="1", help="Constant C (with --floor).")
 @click.option("--n", type=POSITIVE, default="1", help="Real samples per round (with --floor).")
 @click.option("--exact", is_flag=True, help="Add the exact algebraic lambda' (sympy; i <= 200).")
-@_format_option
+@format_option
 def threshold(rate, generations, floor, const, n, exact, fmt) -> None:
     """R6: the critical synthetic-to-real ratio lambda' and the break-even ratio."""
     _threshold(rate, generations, floor, const, n, exact, fmt, "threshold")
@@ -174,17 +87,17 @@ def _model(name: str, rate, const):
 @click.option("--const", type=POSITIVE, default=None, help="Constant C (power-law, gaussian-mle).")
 @click.option("--model", type=click.Choice(ERROR_MODEL_REGISTRY.names()), default="power-law",
               help="The per-round error model (THEORY.md §3).")
-@_format_option
+@format_option
 def growth(eps, rate, generations, const, model, fmt) -> None:
     """R2: samples per round needed to keep generation i within eps (full synthetic)."""
-    ERROR_MODEL_REGISTRY.check_options(model, {"rate": rate, "const": const}, _spell, "--model")
-    _check_rows(len(generations), fmt)
+    ERROR_MODEL_REGISTRY.check_options(model, {"rate": rate, "const": const}, spell, "--model")
+    check_rows(len(generations), fmt)
     df = growth_table(generations, eps, _model(model, rate, const))
-    _emit(df, fmt, f"R2 sample growth, {model}, eps = {eps}")
+    emit(df, fmt, f"R2 sample growth, {model}, eps = {eps}")
 
 
 def _schedule(name: str, alpha, lam):
-    entry = SCHEDULE_REGISTRY.check_options(name, {"alpha": alpha, "lam": lam}, _spell,
+    entry = SCHEDULE_REGISTRY.check_options(name, {"alpha": alpha, "lam": lam}, spell,
                                             "--schedule")
     if name == "constant-real" and alpha == 0:
         raise InvalidArgument("--alpha must lie in (0, 1] for constant-real (alpha = 0 is "
@@ -193,9 +106,9 @@ def _schedule(name: str, alpha, lam):
 
 
 def _source(delta, rate, n, const, accumulate: bool = False) -> dict:
-    typed = _given("delta", "rate", "n", "const")
+    typed = given("delta", "rate", "n", "const")
     if delta is not None:
-        _refuse_unless({"delta"}, "a constant --delta", **typed)
+        refuse_unless({"delta"}, "a constant --delta", **typed)
         return {"delta": delta}
     if rate is None or n is None:
         raise InvalidArgument("pass --delta D (per-round error), or --rate R --n N [--const C].",
@@ -216,14 +129,14 @@ def _source(delta, rate, n, const, accumulate: bool = False) -> dict:
 @click.option("--rate", type=RATE, default=None, help="Power-law rate r (with --n).")
 @click.option("--n", type=POSITIVE, default=None, help="Real samples per round (with --rate).")
 @click.option("--const", type=POSITIVE, default=None, help="Power-law constant C (with --rate).")
-@_format_option
+@format_option
 def bound(schedule, generations, alpha, lam, delta, rate, n, const, fmt) -> None:
     """R1: the bound on e_{i+1} = TV(p_{i+1}, p0) for one schedule."""
     entry, s = _schedule(schedule, alpha, lam)
     source = _source(delta, rate, n, const, entry.accumulate)
-    _check_rows(len(generations), fmt)
+    check_rows(len(generations), fmt)
     df = bound_table([s], generations, **source)
-    _emit(df, fmt, f"R1 bound, {schedule}")
+    emit(df, fmt, f"R1 bound, {schedule}")
 
 
 #: The options each table takes (Python names).
@@ -247,12 +160,12 @@ TABLE_OPTIONS = {
 @click.option("--lambda", "lam", type=NONNEGATIVE, default="1",
               help="schedules: ratio (fixed-ratio).")
 @click.option("--exact", is_flag=True, help="phase-transition: add the exact lambda'.")
-@_format_option
+@format_option
 def table(name, rate, generations, eps, floor, const, n, delta, alpha, lam, exact, fmt) -> None:
     """Paper-ready tables. NAME: phase-transition (R6), growth (R2), schedules (R1)."""
-    typed = _given("rate", "generations", "eps", "floor", "const", "n", "delta", "alpha", "lam",
+    typed = given("rate", "generations", "eps", "floor", "const", "n", "delta", "alpha", "lam",
                    "exact", "fmt")
-    _refuse_unless(TABLE_OPTIONS[name], f"table {name}", **typed)
+    refuse_unless(TABLE_OPTIONS[name], f"table {name}", **typed)
     if name == "phase-transition":
         if 0 in generations:
             raise InvalidArgument(f"--generations includes 0; {NO_GEN0}. Pass generations >= 1.",
@@ -260,7 +173,7 @@ def table(name, rate, generations, eps, floor, const, n, delta, alpha, lam, exac
         _threshold(rate or "1/4", generations, floor, const or 1, n or 1, exact, fmt,
                    "table phase-transition")
         return
-    _check_rows(len(generations), fmt)
+    check_rows(len(generations), fmt)
     if name == "growth":
         df = growth_table(generations, eps, _model("power-law", rate, const))
         title = f"R2 sample growth, r = {rate or '1/4'}, eps = {eps}"
@@ -275,75 +188,7 @@ def table(name, rate, generations, eps, floor, const, n, delta, alpha, lam, exac
                      for s in SCHEDULE_REGISTRY.names(aliases=False)]
         df = schedule_table(schedules, generations, **source)
         title = "R1 bounds by schedule" + (" (units of delta)" if in_units else "")
-    _emit(df, fmt, title)
-
-
-def _sim_names(which: str):
-    def load() -> tuple[str, ...]:
-        from simulations import registry
-
-        return getattr(registry, which).names()
-    return load
-
-
-@app.command()
-@click.argument("model", type=Names(_sim_names("MODEL_REGISTRY"), "model"))
-@click.option("--data", type=Names(_sim_names("DATA_REGISTRY"), "data set"), default="gaussian",
-              help="gaussian, mixture, ring8, grid25, unequal, two-modes, laplace; without "
-              "density: moons, circles, swiss-roll, digits.")
-@click.option("--schedule", type=click.Choice(SCHEDULE_REGISTRY.names()), default="replace",
-              help="A boundkit schedule or an alias: replace, accumulate, accumulate-subsample.")
-@click.option("--alpha", type=SHARE, default=None, help="Real share (constant-real; final-rescue).")
-@click.option("--lambda", "lam", type=NONNEGATIVE, default=None,
-              help="Synthetic-to-real ratio (fixed-ratio).")
-@click.option("--rounds", type=integer(1, 100_000), default="10",
-              help="Rounds (generations 0..rounds-1).")
-@click.option("--n", type=integer(2, 10**12), default="500", help="Samples per round (round 0).")
-@click.option("--growth", type=NONNEGATIVE, default="0", help="n_i = n (i+1)^P.")
-@click.option("--replicates", type=integer(1, 100_000), default="1", help="Independent loops.")
-@click.option("--seed", type=integer(0, 2**63 - 1), default="0",
-              help="Seed (the same seed gives the same numbers on CPU).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu",
-              help="auto, cpu or cuda.")
-@click.option("--temperature", type=POSITIVE, default=None,
-              help="Biased sampling: synthetic variance x T (gaussian-mle, kde, gmm).")
-@click.option("--self-correct", "self_correct", type=SHARE, default=None,
-              help="Self-correction strength in [0, 1] toward p0's moments (gaussian-mle, kde, "
-              "gmm).")
-@click.option("--dim", type=integer(1, 10_000), default=None,
-              help="Dimension (--data gaussian or mixture).")
-@click.option("--real-data", "real_data", type=click.Choice(["fresh", "pool"]), default="fresh",
-              help="fresh (new real draws each round) or pool (the round-0 data only).")
-@click.option("--convention", type=click.Choice(["scaled", "fixed-real"]), default=None,
-              help="fixed-ratio's round 0: scaled ((1+lambda) n real points, default) or "
-              "fixed-real (the n real points alone; later rounds those n plus lambda n).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              default="simulation-out", help="Folder for frame.csv and errors.png.")
-def simulate(model, data, schedule, alpha, lam, rounds, n, growth, replicates, seed, device,
-             temperature, self_correct, real_data, convention, dim, out) -> None:
-    """Train a self-consuming loop and check V1/V2 each round.
-
-    MODEL: gaussian-mle, kde, gmm, diffusion-rf or diffusion-mlp.
-    """
-    from rich.progress import Progress
-
-    from simulations.report import prepare
-
-    SCHEDULE_REGISTRY.check_options(schedule, {"alpha": alpha, "lam": lam}, _spell, "--schedule")
-    if convention is not None and schedule != "fixed-ratio":
-        raise InvalidArgument(f"--convention applies to --schedule fixed-ratio only (R6's round "
-                              f"0); got --schedule {schedule}. Drop --convention.",
-                              argument="convention")
-    job = prepare(model, data, schedule, rounds=rounds, n=n, growth=float(growth),
-                  replicates=replicates, seed=seed, device=device, alpha=alpha, lam=lam,
-                  convention=convention or "scaled", temperature=temperature,
-                  self_correct=self_correct, real_data=real_data, dim=dim, out=out,
-                  spell=_spell)
-    with Progress(transient=True, console=Console(stderr=True)) as bar:
-        task = bar.add_task("rounds", total=None)
-        result = job(progress=lambda done, total: bar.update(task, completed=done, total=total))
-    _emit(result["summary"], "table", f"{model} on {data}, {schedule}")
-    Console().print(f"frame: {result['frame']}\nfigure: {result['figure']}")
+    emit(df, fmt, title)
 
 
 @app.command(
@@ -361,6 +206,17 @@ def prove(args) -> int:
     if code:
         raise click.exceptions.Exit(code)
     return 0
+
+
+def _register() -> None:
+    """Add the simulation-side commands (their modules import simulations lazily)."""
+    from boundkit.cli_simulate import results, simulate, sweep
+
+    for command in (simulate, sweep, results):
+        app.add_command(command)
+
+
+_register()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,8 @@ from simulations.distributions import (
     make_distribution,
 )
 from simulations.engine import run
+from simulations.store import ResultStore
+from simulations.sweep import sweep
 from simulations.loop import run_loop, verdicts
 from simulations.metrics import (
     Estimate,
@@ -40,6 +42,7 @@ __all__ = [
     "LaplaceMixture",
     "LoopConfig",
     "Mixture",
+    "ResultStore",
     "gaussian_tv",
     "kl_monte_carlo",
     "make_distribution",
@@ -47,6 +50,7 @@ __all__ = [
     "resolve_device",
     "run",
     "run_loop",
+    "sweep",
     "tv",
     "tv_gaussian_1d",
     "tv_grid_2d",

@@ -35,6 +35,34 @@ def check_output_dir(out: str | Path, option: str = "--out") -> Path:
     return path
 
 
+def check_output_file(path: str | Path, option: str = "--output") -> Path:
+    """Prove that ``path`` (a file) can be written, before any work; leave no file behind."""
+    target = Path(path)
+    try:
+        if target.parent and not target.parent.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+        existed = target.exists()
+        with target.open("a", encoding="utf-8"):
+            pass
+        if not existed:
+            target.unlink()
+    except OSError as exc:
+        raise InvalidArgument(f"{option}={str(path)!r} cannot be written "
+                              f"({exc.strerror or exc}). Pass a writable file path.",
+                              argument="output") from None
+    return target
+
+
+def save_figure(fig, path: Path) -> list[str]:
+    """Save a matplotlib figure as PNG and PDF (``path`` without its suffix matters)."""
+    out = []
+    for suffix in (".png", ".pdf"):
+        target = path.with_suffix(suffix)
+        fig.savefig(target)
+        out.append(str(target))
+    return out
+
+
 def prepare(model: str, data: str, schedule: str, *, rounds: int, n: int, growth: float = 0.0,
             replicates: int = 1, seed: int = 0, device: str = "cpu", alpha=None, lam=None,
             convention: str = "scaled", temperature=None, self_correct=None,
@@ -83,7 +111,7 @@ def write(frame: pd.DataFrame, schedule, title: str, out: Path) -> dict:
         summary = _summary_density_free(frame)
         _figure_density_free(summary, title, out / "errors.png")
     return {"frame": str(out / "frame.csv"), "figure": str(out / "errors.png"),
-            "summary": summary}
+            "figures": [str(out / "errors.png"), str(out / "errors.pdf")], "summary": summary}
 
 
 def _summary(frame: pd.DataFrame, schedule) -> pd.DataFrame:
@@ -125,7 +153,7 @@ def _figure_density_free(summary: pd.DataFrame, title: str, path: Path) -> None:
     ax.set_title(title + " (no density: no TV bound)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -150,5 +178,5 @@ def _figure(summary: pd.DataFrame, title: str, path: Path) -> None:
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)

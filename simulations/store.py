@@ -1,0 +1,202 @@
+"""A crash-safe results store: one SQLite file in WAL mode.
+
+A run is keyed by its config hash plus the package version. When it finishes, its
+metadata (the config's canonical JSON, seed, versions of boundkit/torch/numpy/python,
+device, wall time, start and end) and its tidy frame are committed in one
+transaction, so a sweep killed at any moment (even by SIGKILL) loses no finished
+run; a run that raised is recorded as failed with its error (and is retried by the
+next sweep). Several sweeps may write one store at once: SQLite's locks serialise
+the transactions (``BEGIN IMMEDIATE`` with a busy timeout), and a run finished by
+one is kept, not written twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from boundkit.errors import InvalidArgument
+from simulations.config import LoopConfig
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    key TEXT PRIMARY KEY,
+    config_hash TEXT NOT NULL,
+    version TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('finished', 'failed')),
+    config TEXT NOT NULL,
+    model TEXT, data TEXT, schedule TEXT, n INTEGER, rounds INTEGER, replicates INTEGER,
+    seed INTEGER, device TEXT, versions TEXT, wall_s REAL, started TEXT, ended TEXT,
+    error TEXT
+);
+CREATE TABLE IF NOT EXISTS rows (
+    key TEXT NOT NULL REFERENCES runs(key) ON DELETE CASCADE,
+    replicate INTEGER, round INTEGER, generation INTEGER, n INTEGER, metric TEXT,
+    value REAL, lo REAL, hi REAL
+);
+CREATE INDEX IF NOT EXISTS rows_by_key ON rows(key);
+"""
+#: Columns of the ``runs`` table that ``list`` shows.
+SUMMARY = ["config_hash", "model", "data", "schedule", "n", "rounds", "replicates", "seed",
+           "device", "status", "wall_s", "started", "ended", "version", "error"]
+ROW_COLUMNS = ["replicate", "round", "generation", "n", "metric", "value", "lo", "hi"]
+
+
+def package_version() -> str:
+    """The boundkit version that keys runs (with the config hash)."""
+    from boundkit import __version__
+
+    return __version__
+
+
+def run_key(config: LoopConfig, version: str | None = None) -> str:
+    """The store key of a run: config hash and package version."""
+    return f"{config.config_hash}:{version or package_version()}"
+
+
+class ResultStore:
+    """The SQLite store at ``path`` (created if missing, WAL mode)."""
+
+    def __init__(self, path: str | Path, timeout: float = 120.0):
+        self.path = Path(path)
+        try:
+            if self.path.parent and not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
+                                       check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            self._db.executescript(SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise InvalidArgument(f"--store={str(path)!r} cannot be opened as a results store "
+                                  f"({exc}). Pass a writable SQLite file path.",
+                                  argument="store") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- writing -----------------------------------------------------------------------
+
+    def finished(self, keys: list[str]) -> set[str]:
+        """The keys among ``keys`` whose runs are recorded as finished."""
+        out: set[str] = set()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            out |= {k for (k,) in self._db.execute(
+                f"SELECT key FROM runs WHERE status='finished' AND key IN ({marks})", chunk)}
+        return out
+
+    def record(self, config: LoopConfig, frame: pd.DataFrame, meta: dict) -> bool:
+        """Commit a finished run (metadata and frame) in one transaction.
+
+        Returns False when another sweep had already recorded it as finished (kept).
+        """
+        key = run_key(config, meta.get("version"))
+        rows = frame[ROW_COLUMNS].itertuples(index=False, name=None)
+        with self._transaction():
+            if self._db.execute("SELECT 1 FROM runs WHERE key=? AND status='finished'",
+                                (key,)).fetchone():
+                return False
+            self._db.execute("DELETE FROM runs WHERE key=?", (key,))
+            self._db.execute(*self._insert_run(key, config, meta, "finished", None))
+            self._db.executemany("INSERT INTO rows VALUES (?,?,?,?,?,?,?,?,?)",
+                                 ((key, *(_plain(v) for v in row)) for row in rows))
+        return True
+
+    def record_failure(self, config: LoopConfig, error: str, meta: dict) -> None:
+        """Record a run that raised (unless it is already recorded as finished)."""
+        key = run_key(config, meta.get("version"))
+        with self._transaction():
+            if self._db.execute("SELECT 1 FROM runs WHERE key=? AND status='finished'",
+                                (key,)).fetchone():
+                return
+            self._db.execute("DELETE FROM runs WHERE key=?", (key,))
+            self._db.execute(*self._insert_run(key, config, meta, "failed", error))
+
+    def _insert_run(self, key, config, meta, status, error):
+        return ("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (key, config.config_hash, meta.get("version") or package_version(), status,
+                 config.to_json(), config.model, config.data, config.schedule, config.n,
+                 config.rounds, config.replicates, config.seed, meta.get("device"),
+                 json.dumps(meta.get("versions", {}), sort_keys=True), meta.get("wall_s"),
+                 meta.get("started"), meta.get("ended"), error))
+
+    def _transaction(self):
+        db = self._db
+
+        class _Tx:
+            def __enter__(self):
+                for attempt in range(60):
+                    try:
+                        db.execute("BEGIN IMMEDIATE")
+                        return self
+                    except sqlite3.OperationalError as exc:
+                        if "locked" not in str(exc) or attempt == 59:
+                            raise
+                        time.sleep(0.5)
+
+            def __exit__(self, kind, exc, tb):
+                db.execute("ROLLBACK" if kind else "COMMIT")
+
+        return _Tx()
+
+    # -- reading -----------------------------------------------------------------------
+
+    def runs(self, status: str | None = "finished") -> pd.DataFrame:
+        """One row per run (all statuses when ``status`` is None), oldest first."""
+        query = "SELECT * FROM runs" + (" WHERE status=?" if status else "") + " ORDER BY ended"
+        return pd.read_sql_query(query, self._db, params=(status,) if status else ())
+
+    def find(self, prefix: str) -> dict:
+        """The run whose config hash starts with ``prefix`` (unique), as a dict."""
+        rows = pd.read_sql_query("SELECT * FROM runs WHERE config_hash LIKE ? ORDER BY ended",
+                                 self._db, params=(f"{prefix}%",))
+        if rows.empty:
+            raise InvalidArgument(f"no run in {self.path} has a config hash starting with "
+                                  f"{prefix!r}. Run `boundkit results list` for the hashes.",
+                                  argument="hash")
+        if rows["config_hash"].nunique() > 1:
+            raise InvalidArgument(f"{prefix!r} matches {rows['config_hash'].nunique()} runs; "
+                                  f"pass more characters of the hash.", argument="hash")
+        return rows.iloc[-1].to_dict()
+
+    def frame(self, key: str) -> pd.DataFrame:
+        """The tidy frame of one run."""
+        return pd.read_sql_query(f"SELECT {', '.join(ROW_COLUMNS)} FROM rows WHERE key=? "
+                                 "ORDER BY rowid", self._db, params=(key,))
+
+    def export(self) -> pd.DataFrame:
+        """Every finished run's rows with its config columns (one tidy frame)."""
+        runs = self.runs("finished")
+        frames = []
+        for run in runs.itertuples(index=False):
+            frame = self.frame(run.key)
+            config = json.loads(run.config)
+            for k, v in config.items():
+                value = json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else v
+                frame.insert(len(frame.columns), f"config.{k}", value)
+            frame.insert(0, "config_hash", run.config_hash)
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+            columns=["config_hash", *ROW_COLUMNS])
+
+    def integrity(self) -> str:
+        """SQLite's integrity check ("ok" when the file is sound)."""
+        return self._db.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _plain(value):
+    return value.item() if hasattr(value, "item") else value

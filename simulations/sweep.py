@@ -1,0 +1,285 @@
+"""Sweeps: grids of loop configurations on local processes, Dask or Slurm, into a store.
+
+A sweep file (TOML) holds the keys of :meth:`LoopConfig.to_dict` (the base run) and a
+``[grid]`` table whose lists are swept as a product; keys of nested parameters are
+dotted (``"model_params.bandwidth" = [0.2, 0.3]``) or nested tables
+(``[grid.model_params]``). :func:`sweep` maps the runs not yet finished in the store
+onto any ``concurrent.futures.Executor``: local processes by default, Dask
+(``Client(address).get_executor()``, or a ``LocalCluster``), or Slurm through
+submitit (:class:`SubmititPool` adapts its jobs to futures). Each worker sets
+torch's thread count to cores / workers. The parent process writes each run to the
+store as it finishes; a run that raises is recorded as failed and the sweep goes on;
+Ctrl-C cancels what has not started and keeps every finished run.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import copy
+import itertools
+import multiprocessing
+import os
+import platform
+import threading
+import time
+import tomllib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from boundkit.errors import InvalidArgument
+from simulations.config import LoopConfig
+from simulations.store import ResultStore, package_version, run_key
+
+
+def expand(spec: dict, source: str = "sweep") -> list[LoopConfig]:
+    """The configs of a sweep spec: the base keys, with the ``grid`` lists as a product."""
+    if not isinstance(spec, dict):
+        raise TypeError(f"a sweep spec is a dict; got {type(spec).__name__}.")
+    base = {k: v for k, v in spec.items() if k != "grid"}
+    grid = _flatten(spec.get("grid", {}), source)
+    names = list(grid)
+    out, seen = [], set()
+    for values in itertools.product(*(grid[k] for k in names)):
+        run = copy.deepcopy(base)
+        for name, value in zip(names, values, strict=True):
+            _assign(run, name, value)
+        try:
+            config = LoopConfig.from_dict(run)
+        except (InvalidArgument, TypeError) as exc:
+            where = ", ".join(f"{n}={v!r}" for n, v in zip(names, values, strict=True))
+            raise InvalidArgument(f"{source}: the run with {where or 'the base keys'} is "
+                                  f"refused: {exc}", argument="grid") from None
+        if config.config_hash not in seen:
+            seen.add(config.config_hash)
+            out.append(config)
+    return out
+
+
+def load(path: str | Path) -> list[LoopConfig]:
+    """The configs of a sweep file (TOML)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidArgument(f"CONFIG={str(path)!r} cannot be read ({exc.strerror or exc}). "
+                              f"Pass a sweep file such as examples/sweep.toml.",
+                              argument="config") from None
+    try:
+        spec = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidArgument(f"CONFIG={str(path)!r} is not valid TOML ({exc}).",
+                              argument="config") from None
+    return expand(spec, str(path))
+
+
+def _flatten(grid: object, source: str, prefix: str = "") -> dict[str, list]:
+    if not isinstance(grid, dict):
+        raise InvalidArgument(f"{source}: [grid] must be a table of lists.", argument="grid")
+    out: dict[str, list] = {}
+    for key, value in grid.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out |= _flatten(value, source, f"{name}.")
+        elif isinstance(value, list) and value:
+            out[name] = value
+        else:
+            raise InvalidArgument(f"{source}: grid.{name} must be a non-empty list of values "
+                                  f"to sweep; got {value!r}.", argument="grid")
+    return out
+
+
+def _assign(run: dict, dotted: str, value) -> None:
+    head, _, rest = dotted.partition(".")
+    if not rest:
+        run[head] = value
+        return
+    inner = run.setdefault(head, {})
+    if not isinstance(inner, dict):
+        raise InvalidArgument(f"grid key {dotted!r}: {head} is not a table.", argument="grid")
+    _assign(inner, rest, value)
+
+
+def execute(config_dict: dict, threads: int) -> dict:
+    """Run one config in a worker (top level, so that it pickles); never raises."""
+    import numpy
+    import torch
+
+    from simulations.engine import run
+
+    torch.set_num_threads(max(1, threads))
+    started = datetime.now(UTC).isoformat()
+    t0 = time.perf_counter()
+    meta = {"started": started, "version": package_version(),
+            "versions": {"boundkit": package_version(), "torch": torch.__version__,
+                         "numpy": numpy.__version__, "python": platform.python_version()}}
+    try:
+        config = LoopConfig.from_dict(config_dict)
+        meta["device"] = config.device
+        frame = run(config)
+        meta |= {"wall_s": time.perf_counter() - t0, "ended": datetime.now(UTC).isoformat()}
+        return {"frame": frame, "meta": meta}
+    except Exception as exc:  # recorded as failed; the sweep goes on
+        meta |= {"wall_s": time.perf_counter() - t0, "ended": datetime.now(UTC).isoformat()}
+        return {"error": f"{type(exc).__name__}: {exc}", "meta": meta}
+
+
+@dataclass
+class SweepResult:
+    """What a sweep did: counts, and whether Ctrl-C stopped it."""
+
+    total: int
+    skipped: int = 0
+    finished: int = 0
+    failed: int = 0
+    interrupted: bool = False
+    errors: dict = field(default_factory=dict)
+
+
+def sweep(configs: list[LoopConfig], executor: cf.Executor | None = None,
+          store: ResultStore | str | Path | None = None, workers: int | None = None,
+          progress=None) -> SweepResult:
+    """Run the configs not yet finished in ``store`` on ``executor``; record each one.
+
+    ``executor`` defaults to ``workers`` local processes (spawned). ``progress`` is called
+    as ``progress(finished, running, failed, todo)`` after every change.
+    """
+    if not isinstance(configs, list | tuple) or not all(isinstance(c, LoopConfig)
+                                                        for c in configs):
+        raise TypeError("configs must be a list of LoopConfig.")
+    own_store = not isinstance(store, ResultStore)
+    db = ResultStore(store or "boundkit-results.db") if own_store else store
+    workers = workers or max(1, os.cpu_count() or 1)
+    keys = [run_key(c) for c in configs]
+    done = db.finished(keys)
+    todo = [c for c, k in zip(configs, keys, strict=True) if k not in done]
+    result = SweepResult(total=len(configs), skipped=len(configs) - len(todo))
+    own_executor = executor is None
+    if own_executor and todo:
+        executor = local_executor(workers)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    pending: dict = {}
+    try:
+        pending = {executor.submit(execute, c.to_dict(), threads): c for c in todo}
+        _report(progress, result, pending, len(todo))
+        for future in cf.as_completed(pending):
+            config = pending[future]
+            out = future.result()
+            if "frame" in out:
+                db.record(config, out["frame"], out["meta"])
+                result.finished += 1
+            else:
+                db.record_failure(config, out["error"], out["meta"])
+                result.failed += 1
+                result.errors[config.config_hash] = out["error"]
+            _report(progress, result, pending, len(todo))
+    except KeyboardInterrupt:
+        result.interrupted = True
+        for future in pending:
+            future.cancel()
+    finally:
+        if own_executor and executor is not None:
+            executor.shutdown(wait=not result.interrupted, cancel_futures=True)
+        if own_store:
+            db.close()
+    return result
+
+
+def _report(progress, result: SweepResult, pending: dict, todo: int) -> None:
+    if progress is not None:
+        running = sum(1 for f in pending if f.running())
+        progress(result.finished, running, result.failed, todo)
+
+
+def local_executor(workers: int) -> cf.Executor:
+    """``workers`` spawned local processes (spawn: no forked torch state)."""
+    return cf.ProcessPoolExecutor(max_workers=workers,
+                                  mp_context=multiprocessing.get_context("spawn"))
+
+
+def dask_executor(address: str, workers: int):
+    """(executor, closer) for a Dask scheduler at ``address``, or ``"local"`` for a
+    ``LocalCluster`` of ``workers`` single-threaded worker processes."""
+    from dask.distributed import Client, LocalCluster
+
+    if address == "local":
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+
+        def close():
+            client.close()
+            cluster.close()
+    else:
+        client = Client(address)
+        close = client.close
+    return client.get_executor(), close
+
+
+class SubmititPool(cf.Executor):
+    """A submitit executor (Slurm, or its local executor) as a ``concurrent.futures`` one.
+
+    ``submit`` hands the call to submitit and returns a future that a polling thread
+    completes when the job is done.
+    """
+
+    def __init__(self, submitit_executor, poll: float = 0.5):
+        self._ex, self._poll = submitit_executor, poll
+        self._jobs: list = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def submit(self, fn, /, *args, **kwargs):
+        future: cf.Future = cf.Future()
+        job = self._ex.submit(fn, *args, **kwargs)
+        future.set_running_or_notify_cancel()
+        with self._lock:
+            self._jobs.append((job, future))
+        return future
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                waiting = [(j, f) for j, f in self._jobs if not f.done()]
+            for job, future in waiting:
+                if job.done():
+                    try:
+                        future.set_result(job.result())
+                    except Exception as exc:  # the job failed outside our function
+                        future.set_exception(exc)
+            time.sleep(self._poll)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            jobs = list(self._jobs)
+        for job, future in jobs:
+            if cancel_futures and not future.done():
+                job.cancel(check=False)
+                future.cancel()
+        if wait:
+            for _, future in jobs:
+                if not future.cancelled():
+                    cf.wait([future])
+        self._stop.set()
+
+
+def slurm_executor(partition: str, folder: str | Path, threads: int = 1,
+                   timeout_min: int = 240) -> SubmititPool:
+    """Slurm jobs on ``partition`` through submitit's ``AutoExecutor``."""
+    import submitit
+
+    ex = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
+    ex.update_parameters(slurm_partition=partition, cpus_per_task=threads,
+                         timeout_min=timeout_min)
+    return SubmititPool(ex)
+
+
+def submitit_local_executor(folder: str | Path, timeout_min: int = 30) -> SubmititPool:
+    """submitit's local executor (subprocesses), the Slurm path without a cluster."""
+    import submitit
+
+    ex = submitit.LocalExecutor(folder=str(folder))
+    ex.update_parameters(timeout_min=timeout_min)
+    return SubmititPool(ex)
