@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench
+.PHONY: install demo test docs bench
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,10 +21,15 @@ demo: install
 
 test: install
 	$(VENV)/bin/ruff check .
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 	$(PY) -m pytest
+
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 bench: install
 	$(PY) benchmarks/bench_threshold.py
 	$(PY) benchmarks/bench_simulations.py
 	$(PY) benchmarks/bench_proofs.py
 	$(PY) benchmarks/bench_engine.py
+	$(PY) benchmarks/bench_sweep.py

@@ -11,6 +11,7 @@ saying so; ``boundkit --debug COMMAND ...`` shows the traceback instead.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import traceback
@@ -206,6 +207,15 @@ def prove(args) -> int:
     if code:
         raise click.exceptions.Exit(code)
     return 0
+
+
+@app.command()
+def schema() -> None:
+    """The JSON contract: its schema_version and, per command, the keys of each object."""
+    from boundkit.tables import JSON_CONTRACT, SCHEMA_VERSION
+
+    click.echo(json.dumps({"schema_version": SCHEMA_VERSION, "commands": JSON_CONTRACT},
+                          indent=2))
 
 
 def _register() -> None:

@@ -176,7 +176,7 @@ class PowerLaw(ErrorModel):
     ----------
     r : rate in (0, 1); fractions such as ``"1/4"`` stay exact.
     const : C > 0.
-    floor : C0 >= 0, the error that does not shrink with n (width, approximation,
+    floor_const : C0 >= 0, the error that does not shrink with n (width, approximation,
         diffusion-time terms). With C0 > 0 the derived :attr:`rate` is 0.
     """
 

@@ -15,7 +15,6 @@ from typing import ClassVar
 
 import numpy as np
 import sympy as sp
-from scipy.signal import lfilter
 
 from boundkit._checks import (
     FLOAT_SUM_TOL,
@@ -152,6 +151,8 @@ class ConstantRealShare(Schedule):
         return delta_ * (1 - (1 - a) ** (i_ + 1)) / a
 
     def fast_bounds(self, deltas):
+        from scipy.signal import lfilter  # imported here: scipy.signal costs 0.4 s to import
+
         return lfilter([1.0], [1.0, -(1.0 - float(self.alpha))], deltas)
 
 
@@ -188,6 +189,8 @@ class FixedRatio(Schedule):
         return delta_ * (1 + lam) * (1 - (lam / (1 + lam)) ** (i_ + 1))
 
     def fast_bounds(self, deltas):
+        from scipy.signal import lfilter
+
         lam = float(self.lam)
         return lfilter([1.0], [1.0, -(lam / (1.0 + lam))], deltas)
 

@@ -23,6 +23,24 @@ from boundkit.schedules import Schedule
 
 FORMATS = ("json", "csv", "latex", "markdown")
 
+#: Version of the JSON contract below (2: ``certified`` added to the growth rows).
+SCHEMA_VERSION = 2
+#: The JSON contract: for each command, the keys of every object of its array.
+JSON_CONTRACT = {
+    "threshold": ["generation", "rate", "x_critical", "lambda_critical", "lambda_break_even",
+                  "ratio_at_peak", "certified"],
+    "table phase-transition": ["generation", "rate", "x_critical", "lambda_critical",
+                               "lambda_break_even", "ratio_at_peak", "certified"],
+    "growth": ["generation", "rate", "eps", "n_required", "exponent", "certified"],
+    "table growth": ["generation", "rate", "eps", "n_required", "exponent", "certified"],
+    "bound": ["generation", "schedule", "bound"],
+    "table schedules": ["generation", "full-synthetic", "balanced", "constant-real",
+                        "fixed-ratio", "final-rescue"],
+    "results list": ["config_hash", "model", "data", "schedule", "n", "rounds", "replicates",
+                     "seed", "device", "status", "wall_s", "started", "ended", "version",
+                     "error"],
+}
+
 #: Column captions for LaTeX and Markdown.
 CAPTIONS = {
     "generation": "$i$",

@@ -16,8 +16,6 @@ from simulations.distributions import (
     make_distribution,
 )
 from simulations.engine import run
-from simulations.store import ResultStore
-from simulations.sweep import sweep
 from simulations.loop import run_loop, verdicts
 from simulations.metrics import (
     Estimate,
@@ -31,6 +29,8 @@ from simulations.metrics import (
     w2_gaussian,
 )
 from simulations.models import GaussianMLEModel, KDEModel
+from simulations.store import ResultStore
+from simulations.sweep import sweep
 
 __all__ = [
     "DISTRIBUTIONS",

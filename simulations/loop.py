@@ -91,6 +91,9 @@ def run_loop(
 ) -> pd.DataFrame:
     """Run ``replicates`` independent loops of ``rounds`` rounds; return the tidy frame.
 
+    This builds the :class:`~simulations.config.LoopConfig` the arguments describe and
+    runs it on the engine; see the config for everything else.
+
     Parameters
     ----------
     model : a simulations model (``GaussianMLEModel()``, ``KDEModel(0.3)``, ...).
@@ -102,8 +105,6 @@ def run_loop(
         the transformed models, so δ_i and V1 refer to the data actually used.
     real_data : ``"fresh"`` or ``"pool"`` (the round-0 data set is the only real data).
     metrics : ``"default"`` and/or metric names (``"w2"``, ``"precision_recall"``, ...).
-
-    See :class:`~simulations.config.LoopConfig` for everything else; this builds one.
     """
     sampling = SyntheticSampling() if sampling is None else sampling
     check_instance(sampling, SyntheticSampling, "sampling", "SyntheticSampling(0.8)")

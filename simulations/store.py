@@ -12,6 +12,7 @@ one is kept, not written twice.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import time
@@ -105,15 +106,15 @@ class ResultStore:
         Returns False when another sweep had already recorded it as finished (kept).
         """
         key = run_key(config, meta.get("version"))
-        rows = frame[ROW_COLUMNS].itertuples(index=False, name=None)
+        columns = [frame[c].tolist() for c in ROW_COLUMNS]  # native Python values, column-wise
+        rows = zip(itertools.repeat(key), *columns)
         with self._transaction():
             if self._db.execute("SELECT 1 FROM runs WHERE key=? AND status='finished'",
                                 (key,)).fetchone():
                 return False
             self._db.execute("DELETE FROM runs WHERE key=?", (key,))
             self._db.execute(*self._insert_run(key, config, meta, "finished", None))
-            self._db.executemany("INSERT INTO rows VALUES (?,?,?,?,?,?,?,?,?)",
-                                 ((key, *(_plain(v) for v in row)) for row in rows))
+            self._db.executemany("INSERT INTO rows VALUES (?,?,?,?,?,?,?,?,?)", rows)
         return True
 
     def record_failure(self, config: LoopConfig, error: str, meta: dict) -> None:
@@ -197,6 +198,3 @@ class ResultStore:
         """SQLite's integrity check ("ok" when the file is sound)."""
         return self._db.execute("PRAGMA integrity_check").fetchone()[0]
 
-
-def _plain(value):
-    return value.item() if hasattr(value, "item") else value

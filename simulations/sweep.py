@@ -199,20 +199,34 @@ def local_executor(workers: int) -> cf.Executor:
 
 def dask_executor(address: str, workers: int):
     """(executor, closer) for a Dask scheduler at ``address``, or ``"local"`` for a
-    ``LocalCluster`` of ``workers`` single-threaded worker processes."""
+    ``LocalCluster`` of ``workers`` single-threaded worker processes.
+
+    The LocalCluster a sweep starts runs without Dask's statistical profiler (it
+    samples every worker's stack each 10 ms), its GIL monitor and the nanny's
+    ``MALLOC_TRIM_THRESHOLD_`` (which makes glibc return memory eagerly, slowing
+    torch's allocation-heavy runs): measured, runs then take as long in a Dask worker
+    as in a plain process. A cluster of your own keeps its own configuration.
+    """
+    import dask
     from dask.distributed import Client, LocalCluster
 
-    if address == "local":
+    if address != "local":
+        client = Client(address)
+        return client.get_executor(), client.close
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    quiet = {"distributed.worker.profile.enabled": False,
+             "distributed.admin.system-monitor.gil.enabled": False,
+             "distributed.nanny.pre-spawn-environ": environ}
+    with dask.config.set(quiet):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=None)
-        client = Client(cluster)
+    client = Client(cluster)
 
-        def close():
-            client.close()
-            cluster.close()
-    else:
-        client = Client(address)
-        close = client.close
+    def close():
+        client.close()
+        cluster.close()
+
     return client.get_executor(), close
 
 

@@ -170,3 +170,24 @@ def test_parse_generations_forms():
     assert parse_generations("1..3, 7,9..10") == [1, 2, 3, 7, 9, 10]
     with pytest.raises(InvalidArgument, match="more than"):
         parse_generations("1..2000000")
+
+
+def test_json_keys_follow_the_versioned_contract(capsys):
+    from boundkit.tables import JSON_CONTRACT, SCHEMA_VERSION
+
+    calls = {
+        "threshold": ["threshold", "--generations", "1..3"],
+        "table phase-transition": ["table", "phase-transition", "--generations", "2"],
+        "growth": ["growth", "--generations", "1,2"],
+        "table growth": ["table", "growth", "--generations", "1"],
+        "bound": ["bound", "--schedule", "balanced", "--delta", "0.1"],
+        "table schedules": ["table", "schedules", "--generations", "1..2"],
+    }
+    for name, argv in calls.items():
+        code, out, _ = run(capsys, *argv, "--format", "json")
+        assert code == 0
+        assert all(list(row) == JSON_CONTRACT[name] for row in json.loads(out)), name
+    code, out, _ = run(capsys, "schema")
+    document = json.loads(out)
+    assert code == 0 and document == {"schema_version": SCHEMA_VERSION,
+                                      "commands": JSON_CONTRACT}

@@ -11,7 +11,9 @@ call must then either return finite results or raise ``InvalidArgument`` or
 from __future__ import annotations
 
 import math
+import tempfile
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,6 +29,7 @@ import simulations as sim
 from boundkit.errors import InvalidArgument, NotCertified
 
 CPU = torch.device("cpu")
+STORE_DIR = Path(tempfile.mkdtemp(prefix="bk-fuzz-store-"))
 P0 = sim.make_distribution("gaussian")
 P2 = sim.make_distribution("ring8")
 
@@ -87,6 +90,8 @@ TEMPLATES = {
                                            "growth": 0, "confidence": 0.95}),
     "sim.run": (sim.run, (sim.LoopConfig(model="gaussian-mle", n=20, rounds=2),), {}),
     "sim.gaussian_tv": (sim.gaussian_tv, (0.0, 1.0, 1.0, 2.0), {}),
+    "sim.ResultStore": (sim.ResultStore, (str(STORE_DIR / "fuzz.db"),), {}),
+    "sim.sweep": (sim.sweep, ([],), {"store": str(STORE_DIR / "sweep.db"), "workers": 1}),
     "sim.GaussianMixture": (sim.GaussianMixture, ([[0.0]], [1.0]), {"weights": None}),
     "sim.KDEModel": (sim.KDEModel, (0.3,), {}),
     "sim.LaplaceMixture": (sim.LaplaceMixture, ([[0.0]], [1.0]), {}),
