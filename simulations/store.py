@@ -63,6 +63,8 @@ class ResultStore:
     """The SQLite store at ``path`` (created if missing, WAL mode)."""
 
     def __init__(self, path: str | Path, timeout: float = 120.0):
+        if not isinstance(path, str | Path):
+            raise TypeError(f"path must be a file path; got {type(path).__name__} {path!r}.")
         self.path = Path(path)
         try:
             if self.path.parent and not self.path.parent.exists():

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from boundkit._checks import check_int
 from boundkit.errors import InvalidArgument
 from simulations.config import LoopConfig
 from simulations.store import ResultStore, package_version, run_key
@@ -147,6 +148,16 @@ def sweep(configs: list[LoopConfig], executor: cf.Executor | None = None,
     if not isinstance(configs, list | tuple) or not all(isinstance(c, LoopConfig)
                                                         for c in configs):
         raise TypeError("configs must be a list of LoopConfig.")
+    if store is not None and not isinstance(store, ResultStore | str | Path):
+        raise TypeError(f"store must be a ResultStore or a file path; got "
+                        f"{type(store).__name__} {store!r}.")
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise TypeError(f"executor must be a concurrent.futures.Executor; got "
+                        f"{type(executor).__name__}.")
+    if workers is not None:
+        workers = check_int(workers, "workers", 1, 4096, "2")
+    if progress is not None and not callable(progress):
+        raise TypeError("progress must be a callable (finished, running, failed, todo).")
     own_store = not isinstance(store, ResultStore)
     db = ResultStore(store or "boundkit-results.db") if own_store else store
     workers = workers or max(1, os.cpu_count() or 1)
