@@ -234,3 +234,55 @@ HOSTILE_VALUES = {
     "fraction": Fraction(1, 3), "np_array": np.array([1.0, 2.0]), "float_list": [0.5, 0.25],
     "negative_float": -0.5, "one": 1, "bytes": b"1",
 }
+
+
+#: A one-run sweep file, and a store holding its result, made once per session.
+_SWEEP_FILES: dict[str, str] = {}
+
+
+def sweep_files() -> dict[str, str]:
+    """Paths of a valid tiny sweep, a broken TOML, a store with one run, a non-store file."""
+    if not _SWEEP_FILES:
+        folder = tempfile.mkdtemp(prefix="bk-fuzz-sweep-")
+        good = os.path.join(folder, "good.toml")
+        with open(good, "w", encoding="utf-8") as f:
+            f.write('model = "gaussian-mle"\nrounds = 1\nn = 20\nmetrics = ["e"]\n')
+        bad = os.path.join(folder, "bad.toml")
+        with open(bad, "w", encoding="utf-8") as f:
+            f.write("model = [unclosed\n")
+        junk = os.path.join(folder, "junk.db")
+        with open(junk, "w", encoding="utf-8") as f:
+            f.write("not a database")
+        _SWEEP_FILES.update(good=good, bad=bad, junk=junk, folder=folder,
+                            grid=os.path.join(folder, "grid.toml"))
+        with open(_SWEEP_FILES["grid"], "w", encoding="utf-8") as f:
+            f.write('model = "kde"\n[grid]\nn = 5\n')
+    return _SWEEP_FILES
+
+
+@st.composite
+def store_arguments(draw) -> list[str]:
+    """``sweep``, ``results`` and ``schema`` with hostile files, stores and options."""
+    files = sweep_files()
+    store = draw(st.sampled_from([os.path.join(files["folder"], "s.db"), files["junk"],
+                                  "/proc/boundkit/s.db", "/nonexistent/s.db", ""]))
+    command = draw(st.sampled_from(["sweep", "results list", "results show", "results export",
+                                    "schema"]))
+    argv = command.split()
+    if command == "sweep":
+        argv.append(draw(st.sampled_from([files["good"], files["bad"], files["grid"],
+                                          "/nonexistent.toml", files["folder"]])))
+        argv += draw(st.sampled_from([[], ["--workers", "1"], ["--workers", "0"],
+                                      ["--dask", "local", "--slurm", "x"],
+                                      ["--slurm", "x", "--workers", "2"]]))
+    elif command == "results show":
+        argv.append(draw(st.sampled_from(["00", "ffff", "", "x"])))
+    elif command == "results export":
+        argv += ["--format", draw(st.sampled_from(["csv", "parquet", "xml"])), "-o",
+                 draw(st.sampled_from([os.path.join(files["folder"], "out.csv"),
+                                       "/proc/boundkit/out.csv"]))]
+    elif command == "results list":
+        argv += ["--format", draw(st.sampled_from(["json", "csv", "table", "yaml"]))]
+    if command != "schema" and draw(st.integers(0, 9)) > 0:
+        argv += ["--store", store]
+    return argv

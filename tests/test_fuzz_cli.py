@@ -19,6 +19,7 @@ from fuzzing import (
     hang_guard,
     prove_arguments,
     simulate_arguments,
+    store_arguments,
     valid_cli_arguments,
     valid_simulate_arguments,
 )
@@ -76,4 +77,10 @@ def test_fuzz_simulate_valid_options(argv):
 @settings(max_examples=max(6, EXAMPLES // 20))
 @given(prove_arguments())
 def test_fuzz_prove(argv):
+    check_contract(argv)
+
+
+@settings(max_examples=max(10, EXAMPLES // 10))
+@given(store_arguments())
+def test_fuzz_sweep_results_and_schema(argv):
     check_contract(argv)
