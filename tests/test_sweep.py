@@ -230,3 +230,23 @@ def test_bad_sweep_arguments_exit_2(capsys, argv, fragment, monkeypatch):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and fragment in err
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_the_finished_runs(tmp_path):
+    spec = write_sweep(tmp_path / "sweep.toml", list(range(200, 2600, 100)), rounds=6,
+                       replicates=4, model="kde")
+    store = tmp_path / "i.db"
+    proc = subprocess.Popen([sys.executable, "-m", "boundkit", "sweep", str(spec), "--store",
+                             str(store), "--workers", "2"], start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 180
+    while len(_finished(store)) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
+    _, err = proc.communicate(timeout=120)
+    kept = _finished(store)
+    assert proc.returncode == 130 and "Traceback" not in err
+    assert "interrupted: every finished run is in the store" in err
+    assert 2 <= len(kept) < len(load(spec))
+    with ResultStore(store) as db:
+        assert db.integrity() == "ok" and len(db.runs()) == len(kept)
