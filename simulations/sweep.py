@@ -15,11 +15,13 @@ Ctrl-C cancels what has not started and keeps every finished run.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import copy
 import itertools
 import multiprocessing
 import os
 import platform
+import signal
 import threading
 import time
 import tomllib
@@ -171,7 +173,8 @@ def sweep(configs: list[LoopConfig], executor: cf.Executor | None = None,
     threads = max(1, (os.cpu_count() or 1) // workers)
     pending: dict = {}
     try:
-        pending = {executor.submit(execute, c.to_dict(), threads): c for c in todo}
+        with sigint_ignored():  # workers spawned now inherit it: Ctrl-C is the parent's
+            pending = {executor.submit(execute, c.to_dict(), threads): c for c in todo}
         _report(progress, result, pending, len(todo))
         for future in cf.as_completed(pending):
             config = pending[future]
@@ -208,6 +211,25 @@ def local_executor(workers: int) -> cf.Executor:
                                   mp_context=multiprocessing.get_context("spawn"))
 
 
+@contextlib.contextmanager
+def sigint_ignored():
+    """Ignore Ctrl-C while worker processes are started, so that they inherit it.
+
+    A process started with SIGINT ignored keeps it ignored (CPython installs its
+    KeyboardInterrupt handler only over the default disposition), even while it is
+    still importing: Ctrl-C then reaches only the parent, which cancels what has not
+    started and keeps every finished run.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def dask_executor(address: str, workers: int):
     """(executor, closer) for a Dask scheduler at ``address``, or ``"local"`` for a
     ``LocalCluster`` of ``workers`` single-threaded worker processes.
@@ -229,7 +251,7 @@ def dask_executor(address: str, workers: int):
     quiet = {"distributed.worker.profile.enabled": False,
              "distributed.admin.system-monitor.gil.enabled": False,
              "distributed.nanny.pre-spawn-environ": environ}
-    with dask.config.set(quiet):
+    with dask.config.set(quiet), sigint_ignored():
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=None)
     client = Client(cluster)
