@@ -27,6 +27,12 @@ from boundkit.growth import (
     max_generation,
     samples_required,
 )
+from boundkit.linear_response import (
+    Response,
+    folded_normal_mean,
+    linear_response,
+    linear_response_expr,
+)
 from boundkit.phase import (
     PhasePoint,
     asymptotic_slope,
@@ -77,6 +83,7 @@ __all__ = [
     "NotCertified",
     "PhasePoint",
     "PowerLaw",
+    "Response",
     "Schedule",
     "asymptotic_slope",
     "asymptotic_slope_expr",
@@ -88,12 +95,15 @@ __all__ = [
     "critical_poly",
     "critical_x_exact",
     "derived_rate",
+    "folded_normal_mean",
     "growth_exponent",
     "growth_rows",
     "kl_per_round",
     "lambda_critical",
     "lambda_critical_certified",
     "lambda_critical_exact",
+    "linear_response",
+    "linear_response_expr",
     "make_schedule",
     "max_generation",
     "phase_transition",

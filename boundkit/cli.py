@@ -47,7 +47,7 @@ def app(debug: bool) -> None:
     """The boundkit command group."""
 
 
-def _threshold(rate, generations, floor, const, n, exact, fmt, context):
+def _threshold(rate, generations, floor, const, n, exact, fmt, context, convention="scaled"):
     typed = given("const", "n")
     if floor == 0:
         refuse_unless(set(), f"{context} without --floor (lambda' depends on neither n nor C "
@@ -59,8 +59,14 @@ def _threshold(rate, generations, floor, const, n, exact, fmt, context):
             f"{MAX_EXACT_ROWS} generations; " + ("drop --floor" if floor > 0 else
                                                  "pass fewer --generations") + " or drop --exact.",
             argument="exact")
-    df = phase_transition_table(rate, generations, const=const, n=n, floor=floor, exact=exact)
-    emit(df, fmt, f"R6 phase transition, r = {rate}")
+    if exact and convention == "fixed-real" and max(generations) * rate.denominator > 400:
+        raise InvalidArgument(
+            "--exact under --convention fixed-real builds a polynomial of degree about "
+            "(rate denominator) x generation, at most 400; pass fewer --generations or drop "
+            "--exact.", argument="exact")
+    df = phase_transition_table(rate, generations, const=const, n=n, floor=floor, exact=exact,
+                                convention=convention)
+    emit(df, fmt, f"R6 phase transition, r = {rate}, {convention}")
 
 
 @app.command()
@@ -71,10 +77,13 @@ def _threshold(rate, generations, floor, const, n, exact, fmt, context):
 @click.option("--const", type=POSITIVE, default="1", help="Constant C (with --floor).")
 @click.option("--n", type=POSITIVE, default="1", help="Real samples per round (with --floor).")
 @click.option("--exact", is_flag=True, help="Add the exact algebraic lambda' (sympy; i <= 200).")
+@click.option("--convention", type=click.Choice(["scaled", "fixed-real"]), default="scaled",
+              show_default=True, help="Round 0 on (1+lambda)n real points (scaled) or on the n "
+              "real points alone (fixed-real: no break-even ratio, null).")
 @format_option
-def threshold(rate, generations, floor, const, n, exact, fmt) -> None:
+def threshold(rate, generations, floor, const, n, exact, convention, fmt) -> None:
     """R6: the critical synthetic-to-real ratio lambda' and the break-even ratio."""
-    _threshold(rate, generations, floor, const, n, exact, fmt, "threshold")
+    _threshold(rate, generations, floor, const, n, exact, fmt, "threshold", convention)
 
 
 def _model(name: str, rate, const):
@@ -142,7 +151,8 @@ def bound(schedule, generations, alpha, lam, delta, rate, n, const, fmt) -> None
 
 #: The options each table takes (Python names).
 TABLE_OPTIONS = {
-    "phase-transition": {"rate", "generations", "floor", "const", "n", "exact", "fmt"},
+    "phase-transition": {"rate", "generations", "floor", "const", "n", "exact", "convention",
+                         "fmt"},
     "growth": {"rate", "generations", "eps", "const", "fmt"},
     "schedules": {"generations", "delta", "rate", "n", "const", "alpha", "lam", "fmt"},
 }
@@ -161,18 +171,21 @@ TABLE_OPTIONS = {
 @click.option("--lambda", "lam", type=NONNEGATIVE, default="1",
               help="schedules: ratio (fixed-ratio).")
 @click.option("--exact", is_flag=True, help="phase-transition: add the exact lambda'.")
+@click.option("--convention", type=click.Choice(["scaled", "fixed-real"]), default="scaled",
+              help="phase-transition: R6's round-0 convention.")
 @format_option
-def table(name, rate, generations, eps, floor, const, n, delta, alpha, lam, exact, fmt) -> None:
+def table(name, rate, generations, eps, floor, const, n, delta, alpha, lam, exact, convention,
+          fmt) -> None:
     """Paper-ready tables. NAME: phase-transition (R6), growth (R2), schedules (R1)."""
     typed = given("rate", "generations", "eps", "floor", "const", "n", "delta", "alpha", "lam",
-                   "exact", "fmt")
+                   "exact", "convention", "fmt")
     refuse_unless(TABLE_OPTIONS[name], f"table {name}", **typed)
     if name == "phase-transition":
         if 0 in generations:
             raise InvalidArgument(f"--generations includes 0; {NO_GEN0}. Pass generations >= 1.",
                                   argument="generations")
         _threshold(rate or "1/4", generations, floor, const or 1, n or 1, exact, fmt,
-                   "table phase-transition")
+                   "table phase-transition", convention)
         return
     check_rows(len(generations), fmt)
     if name == "growth":

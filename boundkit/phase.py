@@ -13,6 +13,10 @@ enclosures) and a vectorised float64 solver for all i ≤ 10^6 at once. Also the
 break-even ratio λ⁼_i (B_i(λ⁼) = B_i(0), λ⁼ > λ'_i) and the Lambert-W slope
 λ'_i / i → 1/u*(r) **(beyond)**. With a floor C0 > 0 see :mod:`boundkit.phase_floor`.
 
+Every function taking λ takes ``convention``: ``"scaled"`` (the formula above: round
+0 trains on (1+λ)n real points) or ``"fixed-real"`` (round 0 on the n real points
+alone; :mod:`boundkit.phase_fixed`, where B_i ≥ B_i(0) and no break-even exists).
+
 Convention: generation i ≥ 1 is the model p_{i+1} of round i.
 """
 
@@ -25,8 +29,9 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from boundkit import _phase_arb, _phase_float
+from boundkit import _phase_arb, _phase_float, phase_fixed
 from boundkit._checks import (
+    check_choice,
     check_generation,
     check_generations,
     check_nonnegative,
@@ -45,6 +50,14 @@ CERTIFY_AUTO_LIMIT = 10_000
 EXACT_LIMIT = 200
 #: Largest degree of the critical polynomial built as a sympy Poly.
 POLY_LIMIT = 100_000
+#: R6's round-0 conventions (THEORY.md §4): round 0 on (1+λ)n real points, or on n alone.
+CONVENTIONS = ("scaled", "fixed-real")
+NO_BREAK_EVEN = ("fixed-real has no break-even ratio: B_i(lambda) > B_i(0) for every "
+                 "lambda > 0 (it declines back towards B_i(0) only as lambda -> infinity)")
+
+
+def _convention(convention: object) -> str:
+    return check_choice(convention, CONVENTIONS, "convention")
 
 _GEN0 = ("R6 needs generation >= 1: round 0 trains on real data only, so B_0(lambda) falls "
          "monotonically and has no critical point")
@@ -74,22 +87,29 @@ def _rq(r: Fraction) -> sp.Rational:
     return sp.Rational(r.numerator, r.denominator)
 
 
-def risk_expr(i: int, r, const=1, n=1) -> sp.Expr:
-    """B_i(λ) as a sympy expression in λ (R6)."""
+def risk_expr(i: int, r, const=1, n=1, *, convention: str = "scaled") -> sp.Expr:
+    """B_i(λ) as a sympy expression in λ (R6): C n^{-r}(1+λ)^{1−r}(1 − x^{i+1}) ("scaled")
+    or C n^{-r}[x^i + (1+λ)^{1−r}(1 − x^i)] ("fixed-real")."""
+    conv = _convention(convention)
     i = _phase_generation(i, POLY_LIMIT, "symbolic")
     rq = _rq(check_rate(r))
     c = sp.nsimplify(check_positive(const, "const"))
     nn = sp.nsimplify(check_positive(n, "n"))
     xx = lam / (1 + lam)
+    if conv == "fixed-real":
+        return c * nn ** (-rq) * (xx**i + (1 + lam) ** (1 - rq) * (1 - xx**i))
     return c * nn ** (-rq) * (1 + lam) ** (1 - rq) * (1 - xx ** (i + 1))
 
 
-def risk(i: int, lam_values, r, const=1.0, n=1.0, floor=0.0) -> np.ndarray | float:
+def risk(i: int, lam_values, r, const=1.0, n=1.0, floor=0.0, *,
+         convention: str = "scaled") -> np.ndarray | float:
     """B_i(λ) in float64, in log space (safe for λ up to 1e12 and i up to 1e6).
 
     With a floor C0 the per-round error is C((1+λ)n)^{-r} + C0, so
-    B_i(λ) = (C((1+λ)n)^{-r} + C0) (1+λ)(1 − x^{i+1}).
+    B_i(λ) = (C((1+λ)n)^{-r} + C0) (1+λ)(1 − x^{i+1}) ("scaled"), and
+    B_i(λ) = (C n^{-r} + C0) x^i + (C((1+λ)n)^{-r} + C0)(1+λ)(1 − x^i) ("fixed-real").
     """
+    conv = _convention(convention)
     i = _phase_generation(i)
     rr = float(check_rate(r))
     c = float(check_positive(const, "const"))
@@ -110,11 +130,18 @@ def risk(i: int, lam_values, r, const=1.0, n=1.0, floor=0.0) -> np.ndarray | flo
                               argument="lambda")
     with np.errstate(divide="ignore", over="ignore", under="ignore"):
         safe = np.where(lv > 0, lv, 1.0)
-        log_mass = np.log1p(safe) + np.log(-np.expm1(-(i + 1) * np.log1p(1 / safe)))
-        log_mass = np.where(lv > 0, log_mass, 0.0)  # log (1+λ)(1 − x^{i+1}); 0 at λ = 0
-        log_round = np.logaddexp(math.log(c) - rr * (np.log1p(lv) + math.log(nn)),
-                                 math.log(c0) if c0 > 0 else -np.inf)
-    log_out = log_round + log_mass
+        log_c0 = math.log(c0) if c0 > 0 else -np.inf
+        log_round = np.logaddexp(math.log(c) - rr * (np.log1p(lv) + math.log(nn)), log_c0)
+        if conv == "fixed-real":
+            t = np.log1p(1 / safe)
+            log_mass = np.log1p(safe) + np.log(-np.expm1(-i * t))
+            log_first = np.logaddexp(math.log(c) - rr * math.log(nn), log_c0) - i * t
+            log_out = np.where(lv > 0, np.logaddexp(log_first, log_round + log_mass),
+                               log_round)
+        else:
+            log_mass = np.log1p(safe) + np.log(-np.expm1(-(i + 1) * np.log1p(1 / safe)))
+            log_mass = np.where(lv > 0, log_mass, 0.0)  # log (1+λ)(1 − x^{i+1}); 0 at λ = 0
+            log_out = log_round + log_mass
     if np.any(log_out > 700):
         raise InvalidArgument(f"B_i(lambda) exceeds float64 here (log B = "
                               f"{float(log_out.max()):.4g}). Pass a smaller const or lambda.",
@@ -150,8 +177,20 @@ def critical_x_exact(i: int, r) -> sp.Expr:
     return sp.CRootOf(poly, poly.count_roots() - 1)
 
 
-def lambda_critical_exact(i: int, r) -> sp.Expr:
-    """λ'_i = x'/(1−x') exactly; closed forms λ'_1 = (1−r)/(2r), λ'_2 at r = 1/4 = (3+√13)/2."""
+def lambda_critical_exact(i: int, r, *, convention: str = "scaled") -> sp.Expr:
+    """λ'_i exactly; closed forms λ'_1 = (1−r)/(2r), λ'_2 at r = 1/4 = (3+√13)/2 ("scaled"),
+    λ'_1 = r^{-1/(1-r)} − 1 ("fixed-real"; a ``CRootOf`` of degree ≈ q·i ≤ 400 beyond,
+    r = p/q: :func:`boundkit.phase_fixed.lambda_exact`)."""
+    if _convention(convention) == "fixed-real":
+        g = _phase_generation(i, EXACT_LIMIT, "exact")
+        rq = check_rate(r)
+        deg = phase_fixed.degree(g, rq)
+        if deg > phase_fixed.EXACT_DEGREE_LIMIT:
+            raise InvalidArgument(
+                f"the exact fixed-real route needs a polynomial of degree {deg:,} here (rate "
+                f"denominator x generation); the limit is {phase_fixed.EXACT_DEGREE_LIMIT}. Use "
+                f"lambda_critical_certified or a smaller generation.", argument="generation")
+        return phase_fixed.lambda_exact(g, rq)
     xr = critical_x_exact(i, r)
     i = int(i)
     out = xr / (1 - xr)
@@ -189,12 +228,14 @@ class PhasePoint:
     certified: bool
     enclosure: tuple[float, float] | None = None
     note: str = ""
+    convention: str = "scaled"
 
     def as_dict(self) -> dict:
         """The JSON contract's keys (README, "JSON output")."""
         return {
             "generation": self.generation,
             "rate": float(self.rate),
+            "convention": self.convention,
             "x_critical": self.x_critical,
             "lambda_critical": self.lambda_critical,
             "lambda_break_even": self.lambda_break_even,
@@ -203,29 +244,42 @@ class PhasePoint:
         }
 
 
-def lambda_critical(generations, r) -> np.ndarray:
-    """λ'_i in float64 for every requested generation at once (vectorised; no floor)."""
+def lambda_critical(generations, r, *, convention: str = "scaled") -> np.ndarray:
+    """λ'_i in float64 for every requested generation at once (vectorised; no floor).
+
+    ``convention="fixed-real"`` solves :mod:`boundkit.phase_fixed`'s critical equation.
+    """
+    conv = _convention(convention)
     gens = np.asarray(_phase_generations(generations), dtype=np.float64)
+    if conv == "fixed-real":
+        return phase_fixed.lambda_from_t(phase_fixed.critical_t(gens, check_rate(r)))
     u = _phase_float.critical_u(gens, check_rate(r))
     return 1.0 / np.expm1(u / (gens + 1))
 
 
-def lambda_critical_certified(i: int, r) -> _phase_arb.Enclosure:
+def lambda_critical_certified(i: int, r, *, convention: str = "scaled") -> _phase_arb.Enclosure:
     """A certified enclosure of λ'_i (python-flint arb; see :mod:`boundkit._phase_arb`)."""
+    conv = _convention(convention)
     i = _phase_generation(i)
     rq = check_rate(r)
+    if conv == "fixed-real":
+        t = phase_fixed.critical_t(np.array([float(i)]), rq)[0]
+        return phase_fixed.enclose(i, rq, float(t))
     u = _phase_float.critical_u(np.array([float(i)]), rq)[0]
     return _phase_arb.enclose(i, rq, u / (i + 1))
 
 
 def phase_transition(
-    r, generations, *, const=1, n=1, floor=0, certify: bool | None = None, lam_max=1e12
+    r, generations, *, const=1, n=1, floor=0, certify: bool | None = None, lam_max=1e12,
+    convention: str = "scaled",
 ) -> list[PhasePoint]:
     """λ'_i, λ⁼_i and the peak ratio B_i(λ')/B_i(0) for each generation (R6).
 
     Without a floor λ' depends on neither n nor C. ``certify=None`` certifies
-    when there are at most 10,000 generations.
+    when there are at most 10,000 generations. Under ``convention="fixed-real"``
+    ``lambda_break_even`` is None (there is none; see ``note``).
     """
+    conv = _convention(convention)
     rq = check_rate(r)
     gens = _phase_generations(generations)
     check_positive(const, "const")
@@ -237,11 +291,15 @@ def phase_transition(
     if not lam_max > 1e-9:
         raise InvalidArgument(f"lam_max must be > 1e-9; got {lam_max}. Pass e.g. lam_max=1e12.",
                               argument="lam_max")
+    if c0 > 0 and conv == "fixed-real":
+        return phase_fixed.floor_points(rq, gens, const=const, n=n, floor=c0, lam_max=lam_max)
     if c0 > 0:
         from boundkit.phase_floor import phase_transition_floor
 
         return phase_transition_floor(rq, gens, const=const, n=n, floor=c0, lam_max=lam_max)
     do_cert = len(gens) <= CERTIFY_AUTO_LIMIT if certify is None else certify
+    if conv == "fixed-real":
+        return _fixed_real_points(rq, gens, do_cert)
     g = np.asarray(gens, dtype=np.float64)
     u = _phase_float.critical_u(g, rq)
     t = u / (g + 1)
@@ -264,4 +322,22 @@ def phase_transition(
             PhasePoint(gen, rq, float(math.exp(-t[k])), float(lam_c[k]), lam_even,
                        float(ratio[k]), ok, enc, note)
         )
+    return out
+
+
+def _fixed_real_points(rq: Fraction, gens: list[int], do_cert: bool) -> list[PhasePoint]:
+    """R6 under the fixed-real convention, no floor (:mod:`boundkit.phase_fixed`)."""
+    g = np.asarray(gens, dtype=np.float64)
+    t = phase_fixed.critical_t(g, rq)
+    lam_c = phase_fixed.lambda_from_t(t)
+    ratio = np.exp(phase_fixed.log_peak_ratio(g, rq, t))
+    out = []
+    for k, gen in enumerate(gens):
+        enc, ok = None, False
+        if do_cert:
+            e = phase_fixed.enclose(gen, rq, float(t[k]))
+            ok = bool(e.certified and e.lo <= lam_c[k] <= e.hi)
+            enc = (e.lo, e.hi) if e.certified else None
+        out.append(PhasePoint(gen, rq, float(math.exp(-t[k])), float(lam_c[k]), None,
+                              float(ratio[k]), ok, enc, NO_BREAK_EVEN, "fixed-real"))
     return out

@@ -23,14 +23,16 @@ from boundkit.schedules import Schedule
 
 FORMATS = ("json", "csv", "latex", "markdown")
 
-#: Version of the JSON contract below (2: ``certified`` added to the growth rows).
-SCHEMA_VERSION = 2
+#: Version of the JSON contract below (2: ``certified`` added to the growth rows; 3:
+#: ``convention`` added to the R6 rows, ``lambda_break_even`` null under fixed-real).
+SCHEMA_VERSION = 3
 #: The JSON contract: for each command, the keys of every object of its array.
 JSON_CONTRACT = {
-    "threshold": ["generation", "rate", "x_critical", "lambda_critical", "lambda_break_even",
-                  "ratio_at_peak", "certified"],
-    "table phase-transition": ["generation", "rate", "x_critical", "lambda_critical",
-                               "lambda_break_even", "ratio_at_peak", "certified"],
+    "threshold": ["generation", "rate", "convention", "x_critical", "lambda_critical",
+                  "lambda_break_even", "ratio_at_peak", "certified"],
+    "table phase-transition": ["generation", "rate", "convention", "x_critical",
+                               "lambda_critical", "lambda_break_even", "ratio_at_peak",
+                               "certified"],
     "growth": ["generation", "rate", "eps", "n_required", "exponent", "certified"],
     "table growth": ["generation", "rate", "eps", "n_required", "exponent", "certified"],
     "bound": ["generation", "schedule", "bound"],
@@ -49,6 +51,7 @@ CAPTIONS = {
     "lambda_critical": r"$\lambda'_i$",
     "lambda_break_even": r"$\lambda^{=}_i$",
     "ratio_at_peak": r"$B_i(\lambda')/B_i(0)$",
+    "convention": "round 0",
     "certified": "certified",
     "eps": r"$\varepsilon$",
     "n_required": "$n$ required",
@@ -59,19 +62,23 @@ CAPTIONS = {
 
 
 def phase_transition_table(
-    rate, generations, *, const=1, n=1, floor=0, exact: bool = False, lam_max=1e12
+    rate, generations, *, const=1, n=1, floor=0, exact: bool = False, lam_max=1e12,
+    convention: str = "scaled",
 ) -> pd.DataFrame:
-    """R6 table: generation, rate, x_critical, lambda_critical, lambda_break_even,
-    ratio_at_peak, certified (and ``lambda_critical_exact`` with ``exact=True``)."""
-    points = phase_transition(rate, generations, const=const, n=n, floor=floor, lam_max=lam_max)
+    """R6 table: generation, rate, convention, x_critical, lambda_critical,
+    lambda_break_even (null under fixed-real), ratio_at_peak, certified (and
+    ``lambda_critical_exact`` with ``exact=True``)."""
+    points = phase_transition(rate, generations, const=const, n=n, floor=floor, lam_max=lam_max,
+                              convention=convention)
     df = pd.DataFrame([p.as_dict() for p in points])
     if exact:
         if floor:
             raise InvalidArgument(
                 "exact=True gives the algebraic lambda' of the pure power law; with a floor "
                 "there is none. Drop exact or pass floor=0.", argument="exact")
-        df["lambda_critical_exact"] = [str(lambda_critical_exact(p.generation, rate))
-                                       for p in points]
+        df["lambda_critical_exact"] = [
+            str(lambda_critical_exact(p.generation, rate, convention=convention))
+            for p in points]
     return df
 
 

@@ -17,6 +17,7 @@ from boundkit import (
     PowerLaw,
     bounds,
     growth_rows,
+    lambda_critical,
     phase_transition,
 )
 from boundkit import strategies as bst
@@ -31,6 +32,16 @@ def run(capsys, *argv):
     return code, out.out, out.err
 
 
+def test_threshold_fixed_real_json_has_null_break_even(capsys):
+    code, out, _ = run(capsys, "threshold", "--convention", "fixed-real", "--generations",
+                       "1..5", "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and [r["convention"] for r in rows] == ["fixed-real"] * 5
+    assert all(r["lambda_break_even"] is None and r["certified"] for r in rows)
+    api = lambda_critical(range(1, 6), "1/4", convention="fixed-real")
+    assert [r["lambda_critical"] for r in rows] == api.tolist()
+
+
 def test_threshold_json_equals_api(capsys):
     code, out, _ = run(capsys, "threshold", "--rate", "1/4", "--generations", "1..20",
                        "--format", "json")
@@ -38,7 +49,7 @@ def test_threshold_json_equals_api(capsys):
     rows = json.loads(out)
     api = [p.as_dict() for p in phase_transition(Fraction(1, 4), range(1, 21))]
     assert rows == api
-    assert set(rows[0]) == {"generation", "rate", "x_critical", "lambda_critical",
+    assert set(rows[0]) == {"generation", "rate", "convention", "x_critical", "lambda_critical",
                             "lambda_break_even", "ratio_at_peak", "certified"}
 
 

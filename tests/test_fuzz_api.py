@@ -66,7 +66,11 @@ TEMPLATES = {
     "growth_exponent": (bk.growth_exponent, (bk.PowerLaw("1/4"),), {}),
     "growth_rows": (bk.growth_rows, ([1, 2], "1/10", bk.PowerLaw("1/4")), {}),
     "kl_per_round": (bk.kl_per_round, (3, "1/10"), {}),
-    "lambda_critical": (bk.lambda_critical, ([1, 2], "1/4"), {}),
+    "lambda_critical": (bk.lambda_critical, ([1, 2], "1/4"), {"convention": "fixed-real"}),
+    "linear_response": (bk.linear_response, (bk.Balanced(), 0.01, 0.02, [0, 3]),
+                        {"n": 100, "convention": "scaled"}),
+    "linear_response_expr": (bk.linear_response_expr, (bk.FullSynthetic(),), {}),
+    "folded_normal_mean": (bk.folded_normal_mean, (0.1, 0.2), {}),
     "lambda_critical_certified": (bk.lambda_critical_certified, (2, "1/4"), {}),
     "lambda_critical_exact": (bk.lambda_critical_exact, (2, "1/4"), {}),
     "make_schedule": (bk.make_schedule, ("constant-real", "1/2", None), {}),
@@ -114,7 +118,7 @@ TEMPLATES = {
 
 #: Public names that are not calls to fuzz: abstract bases, exceptions, result records.
 NOT_CALLS = {"ErrorModel", "Schedule", "InvalidArgument", "NotCertified", "GenerationLimit",
-             "GrowthRow", "PhasePoint", "sim.Distribution", "sim.Estimate"}
+             "GrowthRow", "PhasePoint", "Response", "sim.Distribution", "sim.Estimate"}
 
 SLOTS = [(name, kind, key) for name, (_, args, kw) in TEMPLATES.items()
          for kind, key in [*(("arg", k) for k in range(len(args))), *(("kw", k) for k in kw)]]

@@ -23,7 +23,8 @@ from boundkit.tables import (
 
 def test_phase_table_columns_and_values():
     df = phase_transition_table(Fraction(1, 4), range(1, 11), exact=True)
-    assert list(df.columns) == ["generation", "rate", "x_critical", "lambda_critical",
+    assert list(df.columns) == ["generation", "rate", "convention", "x_critical",
+                                "lambda_critical",
                                 "lambda_break_even", "ratio_at_peak", "certified",
                                 "lambda_critical_exact"]
     assert df["certified"].all()
@@ -59,7 +60,7 @@ def test_latex_is_booktabs_and_markdown_has_header():
     md = export(df, "markdown")
     assert md.splitlines()[0].startswith("|") and "3.30278" in md
     csv = export(df, "csv")
-    assert csv.splitlines()[0].startswith("generation,rate,x_critical")
+    assert csv.splitlines()[0].startswith("generation,rate,convention,x_critical")
     with pytest.raises(InvalidArgument, match="format must be one of"):
         export(df, "xlsx")
 
