@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: install
-	$(VENV)/bin/boundkit table phase-transition --rate 1/4 --generations 1..10
+	$(VENV)/bin/boundkit verify --quick --out verify-out
 
 test: install
 	$(VENV)/bin/ruff check .

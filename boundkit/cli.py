@@ -234,8 +234,9 @@ def schema() -> None:
 def _register() -> None:
     """Add the simulation-side commands (their modules import simulations lazily)."""
     from boundkit.cli_simulate import results, simulate, sweep
+    from boundkit.cli_verify import verify
 
-    for command in (simulate, sweep, results):
+    for command in (simulate, sweep, results, verify):
         app.add_command(command)
 
 

@@ -1,0 +1,77 @@
+"""``boundkit verify``: the paper's claims on trained loops (THEORY.md §7; simulations.verify).
+
+``--quick`` (the default; ``make demo``) runs every experiment at small sizes in this
+process in about a minute; ``--full`` is the paper-scale run, executed through the sweep
+runner and a results store (``--store``, default DIR/results.sqlite) so that it resumes,
+on local workers, ``--dask`` or ``--slurm``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from boundkit._parse import integer
+from boundkit.errors import InvalidArgument
+
+STYLE = {"holds": "green", "violated": "red", "inconclusive": "yellow"}
+
+
+@click.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default="verify-out",
+              show_default=True, help="Directory for report.md, verdicts.json, figures, LaTeX.")
+@click.option("--quick/--full", default=True, show_default=True,
+              help="Small sizes in process (minutes) or the paper-scale run via the store.")
+@click.option("--store", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="--full: the results store (default DIR/results.sqlite).")
+@click.option("--workers", type=integer(1, 4096), default=None,
+              help="--full: local worker processes, or the size of --dask local.")
+@click.option("--dask", "dask_address", default=None, help="--full: a Dask scheduler or 'local'.")
+@click.option("--slurm", "partition", default=None, help="--full: a Slurm partition.")
+@click.option("--seed", type=integer(0, 2**63 - 1), default="0", show_default=True,
+              help="Seed of every loop.")
+def verify(names, out, quick, store, workers, dask_address, partition, seed) -> None:
+    """Confront the paper's claims (C1 V3 V4 V5 P1 P2 P3 P4 P5 D1; long, MLP) with trained
+    loops and write verdicts, figures and a report. NAME: experiments (default all)."""
+    from simulations.report import check_output_dir
+    from simulations.verify import FULL, QUICK, resolve
+    from simulations.verify import verify as run_verify
+
+    resolve(names)  # unknown names refused before any work
+    if quick and any(v is not None for v in (store, workers, dask_address, partition)):
+        raise InvalidArgument("--store, --workers, --dask and --slurm apply to --full only; "
+                              "add --full or drop them.", argument="full")
+    if dask_address is not None and partition is not None:
+        raise InvalidArgument("pass one of --dask and --slurm, not both.", argument="dask")
+    out = check_output_dir(out)
+    executor, close = None, None
+    if not quick:
+        from simulations.sweep import dask_executor, slurm_executor
+
+        store = store or out / "results.sqlite"
+        if dask_address is not None:
+            executor, close = dask_executor(dask_address, workers or 2)
+        elif partition is not None:
+            executor = slurm_executor(partition, Path(store).parent / "submitit")
+            close = executor.shutdown
+    console = Console(stderr=True)
+    try:
+        with console.status("verify") as status:
+            verdicts = run_verify(names, out, QUICK if quick else FULL, store=store,
+                                  executor=executor, workers=workers, seed=seed,
+                                  progress=lambda name: status.update(f"verify: {name}"))
+    finally:
+        if close is not None:
+            close()
+    table = Table(title=f"boundkit verify ({'quick' if quick else 'full'}): {out}/report.md")
+    for col in ("claim", "kind", "model", "data", "verdict", "statistic"):
+        table.add_column(col)
+    for v in verdicts:
+        stat = "—" if v.statistic is None else f"{v.statistic:.3g}"
+        table.add_row(v.claim, v.kind, v.model, v.data,
+                      f"[{STYLE[v.verdict]}]{v.verdict}[/]", stat)
+    Console().print(table)

@@ -1,0 +1,227 @@
+"""Experiments C1, V3, V4, V5, P1, P3 (constant n), P4 and P5 (THEORY.md §7).
+
+Each takes a :class:`~simulations.verify.study.Study`, runs its loops through the study's
+runner, and adds verdicts and summary rows. Generation i is the model of round i (the
+paper's p_{i+1}); bounds b_i come from boundkit's R1 with V3's fitted δ(n).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from boundkit import (
+    Balanced,
+    ConstantRealShare,
+    FinalRoundRescue,
+    FullSynthetic,
+    bounds,
+    linear_response,
+)
+from simulations.verify.rules import (
+    bound_verdict,
+    equivalence_verdict,
+    holm_rejects,
+    mean_se,
+)
+from simulations.verify.study import DATA, DIM, MODELS, Study, by_generation, replicate_matrix
+from simulations.verify.study import theory_rate as _theory_rate
+
+RATE_TOL = 0.05      # V3 / D1: |r̂ − r| below this counts as the model's rate
+EXPONENT_TOL = 0.15  # P3: growth exponent of e_i in (i+1)
+R8_TOL = 0.10        # V5: relative band of the R8 prediction
+H_TOL = 0.25         # P5: relative band around H_{T+1}
+BOOT = 200
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def v3(study: Study) -> None:
+    """V3: round 0's δ(n) = C n^{-r} (+ C0) against the model's rate."""
+    for model in MODELS:
+        for data in DATA:
+            fit = study.rate(model, data)
+            r = _theory_rate(model, DIM[data])
+            verdict = equivalence_verdict(fit.rate, fit.rate_se, r, RATE_TOL)
+            detail = (f"r̂ = {_fmt(fit.rate)} [{_fmt(fit.rate_lo)}, {_fmt(fit.rate_hi)}] "
+                      f"(bootstrap 95 %), Ĉ = {_fmt(fit.const)}, Ĉ0 = {_fmt(fit.floor)}; model "
+                      f"rate {_fmt(r)} ± {RATE_TOL}; n = {study.scale.sizes[0]}.."
+                      f"{study.scale.sizes[-1]}")
+            study.verdict("V3", "shape", model, data, verdict, fit.rate, detail)
+            values = study.fit_values[(model, data)]
+            stats_ = [mean_se(v) for v in values]
+            means = np.array([m for m, _ in stats_])
+            ses = np.array([s for _, s in stats_])
+            study.summary("V3", model, data, "delta", study.scale.sizes, means,
+                          means - 1.96 * ses, means + 1.96 * ses,
+                          predicted=fit.delta(study.scale.sizes))
+
+
+def _exponent(mat: np.ndarray, seed: int) -> tuple[float, float]:
+    """(slope, bootstrap se) of log mean e_i against log(i+1)."""
+    x = np.log(np.arange(1, mat.shape[1] + 1))
+    rng = np.random.default_rng(seed)
+
+    def slope(m):
+        return np.polyfit(x, np.log(np.maximum(m.mean(0), 1e-300)), 1)[0]
+
+    boots = [slope(mat[rng.integers(0, mat.shape[0], mat.shape[0])]) for _ in range(BOOT)]
+    return float(slope(mat)), float(np.std(boots, ddof=1))
+
+
+def _r8(study: Study, model: str, data: str, config, gens) -> np.ndarray:
+    cal = study.calibration(model, data)
+    sizes = np.asarray(config.sizes, float)
+    return linear_response(config.schedule_obj, cal.a(sizes), cal.s(sizes), gens).e
+
+
+SCHEDULES = {
+    "full-synthetic": ({"schedule": "full-synthetic"}, FullSynthetic()),
+    "balanced": ({"schedule": "balanced"}, Balanced()),
+    "constant-real 1/2": ({"schedule": "constant-real", "alpha": "1/2"},
+                          ConstantRealShare("1/2")),
+}
+
+
+def loops(study: Study) -> None:
+    """V4 (calibrated bound), V5 (R8), P3 (exponent at constant n), P5 (balanced drift)."""
+    for model in MODELS:
+        for data in DATA:
+            fit = study.rate(model, data)
+            names = list(SCHEDULES) if DIM[data] == 1 else ["full-synthetic"]
+            configs = [study.config(model, data, **SCHEDULES[s][0]) for s in names]
+            for name, config, frame in zip(names, configs, study.loops(configs), strict=True):
+                _one_loop(study, model, data, name, config, frame, fit)
+
+
+def _one_loop(study, model, data, name, config, frame, fit) -> None:
+    table = by_generation(frame)
+    gens = table.generation.to_numpy()
+    reps = int(table.reps.iloc[0])
+    b = bounds(SCHEDULES[name][1], gens, model=fit.model(), n=config.n)
+    pred = _r8(study, model, data, config, gens) if DIM[data] == 1 else None
+    study.summary(f"V4 {name}", model, data, name, gens + 1, table["mean"], table.lo,
+                  table.hi, bound=b, predicted=pred)
+    later = gens >= 1
+    verdict, worst = bound_verdict(table["mean"][later], table.se[later], reps, b[later])
+    tight = table["mean"].to_numpy()[later] / b[later]
+    study.verdict("V4", "bound", model, data, verdict, worst,
+                  f"{name}, n = {config.n}, rounds 1..{gens[-1]}, R = {reps}: max e_i/b_i = "
+                  f"{_fmt(worst)}, tightness e/b from {_fmt(tight.min())} to "
+                  f"{_fmt(tight.max())} (b from r̂ = {_fmt(fit.rate)}, Ĉ = {_fmt(fit.const)}, "
+                  f"Ĉ0 = {_fmt(fit.floor)})")
+    if pred is not None:
+        rel = table["mean"].to_numpy() / pred - 1
+        verdict = equivalence_verdict(table["mean"], table.se, pred, R8_TOL * pred, df=reps - 1)
+        study.verdict("V5", "prediction", model, data, verdict, float(np.max(np.abs(rel))),
+                      f"{name}: R8 vs mean e_i over {len(gens)} rounds, max |rel. error| = "
+                      f"{_fmt(np.max(np.abs(rel)))}, band ± {R8_TOL:.0%}, R = {reps}")
+    mat = replicate_matrix(frame)
+    if name == "full-synthetic":
+        slope, se = _exponent(mat, study.seed)
+        verdict = equivalence_verdict(slope, se, 1.0, EXPONENT_TOL)
+        study.verdict("P3", "shape", model, data, verdict, slope,
+                      f"constant n = {config.n}: e_i ∝ (i+1)^{_fmt(slope)} (se {_fmt(se)}); "
+                      f"bound's shape 1 ± {EXPONENT_TOL} (noise-driven R8: 1/2)")
+    if name == "balanced":
+        rho, se = _ratio(mat, study.seed)
+        h = float(np.sum(1.0 / np.arange(1, mat.shape[1] + 1)))
+        verdict = equivalence_verdict(rho, se, h, H_TOL * h)
+        study.verdict("P5", "shape", model, data, verdict, rho,
+                      f"e_T/e_0 = {_fmt(rho)} (se {_fmt(se)}) at T = {mat.shape[1] - 1}; bound's "
+                      f"H_(T+1) = {_fmt(h)} ± {H_TOL:.0%}; linear would be {mat.shape[1]}")
+
+
+def _ratio(mat: np.ndarray, seed: int) -> tuple[float, float]:
+    rng = np.random.default_rng(seed)
+
+    def ratio(m):
+        return m[:, -1].mean() / m[:, 0].mean()
+
+    boots = [ratio(mat[rng.integers(0, mat.shape[0], mat.shape[0])]) for _ in range(BOOT)]
+    return float(ratio(mat)), float(np.std(boots, ddof=1))
+
+
+ALPHAS = ("1/8", "1/4", "1/2", "1")
+
+
+def p1(study: Study) -> None:
+    """P1: e_T falls as the real share α rises (bound at every α, shape: monotone)."""
+    for model in MODELS:
+        data = "gaussian"
+        fit = study.rate(model, data)
+        configs = [study.config(model, data, schedule="constant-real", alpha=a) for a in ALPHAS]
+        frames = study.loops(configs)
+        finals, ses, bnds = [], [], []
+        last = study.scale.rounds - 1
+        for a, frame in zip(ALPHAS, frames, strict=True):
+            table = by_generation(frame)
+            b = bounds(ConstantRealShare(a), [last], model=fit.model(), n=study.scale.n)[0]
+            finals.append(table["mean"].iloc[-1])
+            ses.append(table.se.iloc[-1])
+            bnds.append(b)
+        reps = study.scale.reps
+        verdict, worst = bound_verdict(finals, ses, reps, bnds)
+        study.verdict("P1", "bound", model, data, verdict, worst,
+                      f"e_T ≤ b_T at alpha = {', '.join(ALPHAS)} (T = {last}): max e/b = "
+                      f"{_fmt(worst)}")
+        finals, ses = np.array(finals), np.array(ses)
+        diff = finals[:-1] - finals[1:]
+        se = np.sqrt(ses[:-1] ** 2 + ses[1:] ** 2)
+        from scipy import stats
+
+        falls = holm_rejects(stats.norm.sf(diff / se))
+        rises = holm_rejects(stats.norm.cdf(diff / se))
+        verdict = "violated" if rises.any() else ("holds" if falls.all() else "inconclusive")
+        study.verdict("P1", "shape", model, data, verdict, float(finals[0] / finals[-1]),
+                      f"mean e_T by alpha {', '.join(ALPHAS)}: "
+                      f"{', '.join(_fmt(v) for v in finals)} (adjacent one-sided tests, Holm)")
+        study.summary("P1", model, data, "e_T by alpha", [float(Fraction(a)) for a in ALPHAS],
+                      finals, finals - 1.96 * ses, finals + 1.96 * ses, bound=np.array(bnds))
+
+
+def p4(study: Study) -> None:
+    """P4: a final round with real share (T−1)/T brings e_T back to O(δ) (≤ 2δ)."""
+    last = study.scale.rounds - 1
+    share = f"{last - 1}/{last}"
+    for model in MODELS:
+        data = "gaussian"
+        fit = study.rate(model, data)
+        (frame,) = study.loops([study.config(model, data, schedule="final-rescue",
+                                             alpha=share)])
+        mat = replicate_matrix(frame)
+        b = bounds(FinalRoundRescue(share), [last], model=fit.model(), n=study.scale.n)[0]
+        m, se = mean_se(mat[:, -1])
+        verdict, worst = bound_verdict([m], [se], mat.shape[0], [b])
+        study.verdict("P4", "bound", model, data, verdict, worst,
+                      f"rescued e_T = {_fmt(m)} vs R1's b_T = {_fmt(b)} (alpha_T = {share})")
+        rho, rse = _ratio(mat, study.seed)
+        verdict, _ = bound_verdict([rho], [rse], mat.shape[0], [2.0])
+        study.verdict("P4", "shape", model, data, verdict, rho,
+                      f"e_T/e_0 = {_fmt(rho)} (se {_fmt(rse)}) against O(delta): <= 2")
+        table = by_generation(frame)
+        study.summary("P4", model, data, "final-rescue", table.generation + 1, table["mean"],
+                      table.lo, table.hi)
+
+
+def c1(study: Study) -> None:
+    """C1: R1 with the measured δ_i (v1_margin) and Pinsker (v2_margin) on every loop run."""
+    groups: dict = {}
+    for model, data, frame in study.c1:
+        part = frame[frame.metric.isin(["v1_margin", "v2_margin"])]
+        if part.empty:
+            continue
+        groups.setdefault((model, data), []).append(part)
+    for (model, data), parts in groups.items():
+        rows = sum(len(p) for p in parts)
+        worst = min(float(p["value"].min()) for p in parts)
+        below = {m: sum(int(((p.metric == m) & (p["hi"] < 0)).sum()) for p in parts)
+                 for m in ("v1_margin", "v2_margin")}
+        verdict = "violated" if sum(below.values()) else "holds"
+        study.verdict("C1", "consistency", model, data, verdict, worst,
+                      f"{rows} replicate-round margins from {len(parts)} loops; certified below "
+                      f"0: R1 with measured delta {below['v1_margin']}, Pinsker "
+                      f"{below['v2_margin']}; smallest {worst:.3g}")

@@ -1,0 +1,231 @@
+"""Experiments P2 (both conventions), P3 (growing sizes), D1, the long horizon and the
+MLP architecture check (THEORY.md §7)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import optimize, stats
+
+from boundkit import FullSynthetic, linear_response, phase_transition, risk, tau_star
+from simulations.verify.claims import R8_TOL, RATE_TOL, _exponent, _fmt
+from simulations.verify.fits import fit_rate
+from simulations.verify.rules import (
+    bound_verdict,
+    equivalence_verdict,
+    holm_rejects,
+    mean_se,
+)
+from simulations.verify.study import MODELS, Study, by_generation, replicate_matrix, values_at
+
+LAMBDA_FACTORS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+PEAK_EFFECT = 0.05   # P2: a peak must exceed e_T(0) by 5 %
+P2_GENERATION = 5
+
+
+def _lambda_critical(fit, convention: str) -> tuple[float, str]:
+    """λ'_T from the fitted δ(n) (the floor solver when Ĉ0 > 0); falls back to the pure rate."""
+    r = float(np.clip(fit.rate, 0.01, 0.99))
+    (pt,) = phase_transition(r, [P2_GENERATION], const=max(fit.const, 1e-12), n=200,
+                             floor=max(fit.floor, 0.0), convention=convention)
+    if pt.lambda_critical is not None:
+        return pt.lambda_critical, ""
+    (pt,) = phase_transition(r, [P2_GENERATION], convention=convention)
+    return pt.lambda_critical, "; the fitted floor removes the transition, grid from pure r̂"
+
+
+def p2(study: Study) -> None:
+    """P2: at fixed real n, e_T over a λ grid straddling λ'_T(r̂), both conventions."""
+    rounds = P2_GENERATION + 1
+    for model in MODELS:
+        data = "gaussian"
+        fit = study.rate(model, data)
+        cal = study.calibration(model, data)
+        for conv in ("scaled", "fixed-real"):
+            lam_c, note = _lambda_critical(fit, conv)
+            lams = [round(f * lam_c, 6) for f in LAMBDA_FACTORS]
+            configs = [study.config(model, data, schedule="fixed-ratio", lam=lam,
+                                    convention=conv, rounds=rounds) for lam in lams]
+            frames = study.loops(configs)
+            mats = [replicate_matrix(f)[:, -1] for f in frames]
+            ms = np.array([mean_se(v) for v in mats])
+            b = np.array([float(risk(P2_GENERATION, lam, float(np.clip(fit.rate, .01, .99)),
+                                     max(fit.const, 1e-12), study.scale.n,
+                                     max(fit.floor, 0.0), convention=conv)) for lam in lams])
+            reps = mats[0].size
+            verdict, worst = bound_verdict(ms[:, 0], ms[:, 1], reps, b)
+            study.verdict("P2", "bound", model, data, verdict, worst,
+                          f"{conv}: e_T <= B_T(lambda) at lambda = {lams} (T = "
+                          f"{P2_GENERATION}): max e/B = {_fmt(worst)}")
+            pred = np.array([linear_response(c.schedule_obj, cal.a(np.asarray(c.sizes, float)),
+                                             cal.s(np.asarray(c.sizes, float)),
+                                             [P2_GENERATION]).e[0] for c in configs])
+            _peak_verdict(study, model, data, conv, lams, lam_c, ms, reps, note)
+            rel = ms[:, 0] / pred - 1
+            verdict = equivalence_verdict(ms[:, 0], ms[:, 1], pred, R8_TOL * pred, df=reps - 1)
+            study.verdict("V5", "prediction", model, data, verdict, float(np.abs(rel).max()),
+                          f"P2 {conv} lambda grid: R8 vs mean e_T, max |rel. error| = "
+                          f"{_fmt(np.abs(rel).max())}, band ± {R8_TOL:.0%}")
+            study.summary(f"P2 {conv}", model, data, conv, lams, ms[:, 0],
+                          ms[:, 0] - 1.96 * ms[:, 1], ms[:, 0] + 1.96 * ms[:, 1], bound=b,
+                          predicted=pred)
+
+
+def _peak_verdict(study, model, data, conv, lams, lam_c, ms, reps, note) -> None:
+    means, ses = ms[:, 0], ms[:, 1]
+    diff = means[1:] - means[0] * (1 + PEAK_EFFECT)
+    se = np.sqrt(ses[1:] ** 2 + ses[0] ** 2)
+    df = max(reps - 1, 1)
+    above = holm_rejects(stats.t.sf(diff / se, df))
+    below = holm_rejects(stats.t.cdf((means[1:] - means[0]) / se, df))
+    k = int(np.argmax(means))
+    lam_peak = lams[k]
+    if above.any() and lam_c / 2 <= lam_peak <= 2 * lam_c:
+        verdict = "holds"
+    elif below.all() or (above.any() and not lam_c / 4 <= lam_peak <= 4 * lam_c):
+        verdict = "violated"
+    else:
+        verdict = "inconclusive"
+    shape = "falls monotonically" if below.all() else f"peaks at lambda = {lam_peak:g}"
+    study.verdict("P2", "shape", model, data, verdict, lam_peak,
+                  f"{conv}: measured e_T {shape} (peak/e_T(0) = {_fmt(means[k] / means[0])}); "
+                  f"lambda'_T(r̂) = {_fmt(lam_c)}; a peak must exceed e_T(0) by "
+                  f"{PEAK_EFFECT:.0%} and lie within [lambda'/2, 2 lambda']{note}")
+
+
+GROWTH_POWERS = (0.0, 0.5, 1.0, 2.0, 3.0)
+
+
+def p3_sizes(study: Study) -> None:
+    """P3: n_i = n0 (i+1)^p; the smallest p keeping e_i ≤ ε = 2 ē_0 against the bound's."""
+    n0, rounds = 100, study.scale.rounds
+    for model in MODELS:
+        data = "gaussian"
+        fit = study.rate(model, data)
+        configs = [study.config(model, data, n=n0, growth=p) for p in GROWTH_POWERS]
+        frames = study.loops(configs)
+        eps = 2 * by_generation(frames[0])["mean"].iloc[0]
+        p_hat = None
+        for p, frame in zip(GROWTH_POWERS, frames, strict=True):
+            table = by_generation(frame)
+            verdict, _ = bound_verdict(table["mean"], table.se, int(table.reps.iloc[0]),
+                                       np.full(len(table), eps))
+            if verdict == "holds" and p_hat is None:
+                p_hat = p
+        r, c, c0 = float(np.clip(fit.rate, .01, .99)), fit.const, fit.floor
+        k = np.arange(rounds)
+
+        def excess(p, _c=c, _r=r, _c0=c0, _k=k, _eps=eps):  # R1's b_T(p) − ε, log space
+            log_n = math.log(n0) + p * np.log(_k + 1.0)
+            return float(np.sum(_c * np.exp(-_r * log_n) + _c0)) - _eps
+
+        p_bound = (optimize.brentq(excess, 0, 50) if excess(0) > 0 > excess(50)
+                   else (0.0 if excess(0) <= 0 else math.inf))
+        grid_step = 1.0
+        if p_hat is None:
+            verdict = "inconclusive"
+        elif abs(p_hat - p_bound) <= grid_step:
+            verdict = "holds"
+        else:
+            verdict = "violated"
+        study.verdict("P3", "shape", model, data, verdict, p_hat,
+                      f"n_i = {n0}(i+1)^p, eps = 2 e_0 = {_fmt(eps)} over {rounds} rounds: "
+                      f"smallest p on {list(GROWTH_POWERS)} with e_i <= eps (Holm) = {p_hat}; "
+                      f"R1 with the fit needs p >= {_fmt(p_bound)} (uniform in i: p > 1/r̂ = "
+                      f"{_fmt(1 / r)}); agreement within {grid_step}")
+        study.summary("P3 sizes", model, data, "e_T by p", GROWTH_POWERS,
+                      [by_generation(f)["mean"].iloc[-1] for f in frames],
+                      [by_generation(f).lo.iloc[-1] for f in frames],
+                      [by_generation(f).hi.iloc[-1] for f in frames])
+
+
+TAU_FACTORS = (1 / 16, 1 / 4, 1.0, 4.0, 16.0)
+
+
+def d1(study: Study) -> None:
+    """D1: random-feature diffusion with m = n and τ = τ*(n, m): r̂ against E3's 1/5 (E2: 1/4),
+    and the U-shape of KL against τ at fixed n."""
+    sc = study.scale
+    model, data = "diffusion-rf", "gaussian"
+    rf = {"width_factor": 1.0, "tau": "star", "ode_steps": 32}
+    configs = [study.config(model, data, model_params=rf, n=n, rounds=1,
+                            replicates=sc.diffusion_reps, grid_points=1025)
+               for n in sc.diffusion_sizes]
+    frames = study.loops(configs)
+    values = [values_at(f, "delta", 0) for f in frames]
+    fit = fit_rate(sc.diffusion_sizes, values, seed=study.seed)
+    verdict = equivalence_verdict(fit.rate, fit.rate_se, 0.2, RATE_TOL)
+    implied = 1 / fit.rate if fit.rate > 0 else math.inf
+    study.verdict("D1", "shape", model, data, verdict, fit.rate,
+                  f"m = n, tau = tau*(n, m): r̂ = {_fmt(fit.rate)} [{_fmt(fit.rate_lo)}, "
+                  f"{_fmt(fit.rate_hi)}], Ĉ0 = {_fmt(fit.floor)}; growth exponent 1/r̂ = "
+                  f"{_fmt(implied)} against E3's 5 (r = 1/5 ± {RATE_TOL}) and E2's 4 (1/4); "
+                  f"n = {list(sc.diffusion_sizes)}, R = {sc.diffusion_reps}")
+    means = np.array([v.mean() for v in values])
+    study.summary("D1 rate", model, data, "delta", sc.diffusion_sizes, means, means, means,
+                  predicted=fit.delta(sc.diffusion_sizes))
+    n = sc.diffusion_sizes[1]
+    star = n * n * tau_star(n, n)
+    taus = [f * star for f in TAU_FACTORS]
+    configs = [study.config(model, data, model_params={**rf, "tau": t}, n=n, rounds=1,
+                            replicates=sc.diffusion_reps, grid_points=1025) for t in taus]
+    kl = [values_at(f, "kl", 0) for f in study.loops(configs)]
+    ms = np.array([mean_se(v) for v in kl])
+    mid = int(np.argmin(ms[:, 0]))
+    df = max(sc.diffusion_reps - 1, 1)
+    ends = [0, len(taus) - 1]
+    lower = holm_rejects([stats.t.cdf((ms[mid, 0] - ms[e, 0]) /
+                                      np.sqrt(ms[mid, 1] ** 2 + ms[e, 1] ** 2 + 1e-300), df)
+                          for e in ends])
+    interior = mid not in ends
+    verdict = "holds" if interior and lower.all() else ("violated" if not interior and
+                                                       lower.any() is False else "inconclusive")
+    study.verdict("D1", "shape", model, data, verdict, taus[mid] / star,
+                  f"KL(pi || p) at n = m = {n} against tau/tau* = {list(TAU_FACTORS)}: "
+                  f"{', '.join(_fmt(v) for v in ms[:, 0])}; minimum at tau/tau* = "
+                  f"{_fmt(taus[mid] / star)} (U-shape: interior minimum below both ends, Holm)")
+    study.summary("D1 tau", model, data, "KL by tau/tau*", TAU_FACTORS, ms[:, 0],
+                  ms[:, 0] - 1.96 * ms[:, 1], ms[:, 0] + 1.96 * ms[:, 1])
+
+
+def long_horizon(study: Study) -> None:
+    """Full synthetic for ≥ 100 rounds: the growth exponent, the variance and recall."""
+    sc = study.scale
+    for model in MODELS:
+        data = "gaussian"
+        config = study.config(model, data, rounds=sc.long_rounds, replicates=max(sc.reps // 3, 4),
+                              metrics=["default", "precision_recall"])
+        (frame,) = study.loops([config])
+        mat = replicate_matrix(frame)
+        slope, se = _exponent(mat, study.seed)
+        verdict = equivalence_verdict(slope, se, 1.0, 0.15)
+        var = by_generation(frame, "var")
+        recall = by_generation(frame, "recall") if (frame.metric == "recall").any() else None
+        study.verdict("P3", "shape", model, data, verdict, slope,
+                      f"long horizon ({sc.long_rounds} rounds, n = {config.n}): e_i ∝ "
+                      f"(i+1)^{_fmt(slope)} (se {_fmt(se)}); bound's 1 ± 0.15; variance at "
+                      f"the last round {_fmt(var['mean'].iloc[-1])}"
+                      + ("" if recall is None else
+                         f", recall {_fmt(recall['mean'].iloc[-1])}"))
+        table = by_generation(frame)
+        x = table.generation + 1
+        study.summary("long", model, data, "e", x, table["mean"], table.lo, table.hi,
+                      bound=None, predicted=None)
+        study.summary("long", model, data, "variance", x, var["mean"], var.lo, var.hi)
+        if recall is not None:
+            study.summary("long", model, data, "recall", x, recall["mean"], recall.lo,
+                          recall.hi)
+
+
+def mlp(study: Study) -> None:
+    """The architecture check: an MLP-score diffusion loop (C1 on it; its drift reported)."""
+    sc = study.scale
+    config = study.config("diffusion-mlp", "gaussian", model_params={"steps": sc.mlp_steps},
+                          n=256, rounds=3, replicates=2, grid_points=1025)
+    (frame,) = study.loops([config])
+    table = by_generation(frame)
+    study.summary("MLP", "diffusion-mlp", "gaussian", "full-synthetic", table.generation + 1,
+                  table["mean"], table.lo, table.hi,
+                  bound=np.asarray(linear_response(FullSynthetic(), table["mean"].iloc[0], 0.0,
+                                                   table.generation).e))

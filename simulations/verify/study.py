@@ -1,0 +1,115 @@
+"""Shared state of one verification: the runner, cached fits, frames and verdicts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from simulations.config import LoopConfig
+from simulations.verify.fits import Calibration, RateFit, calibrate, fit_rate
+from simulations.verify.rules import Verdict, mean_se, t_interval
+from simulations.verify.runner import Runner
+
+#: The models confronted with the bounds, with their parameters.
+MODELS = {"gaussian-mle": {}, "kde": {"bandwidth": "silverman"}}
+#: The data sets (1-D Gaussian, 1-D unequal mixture, 2-D ring of 8).
+DATA = ("gaussian", "unequal", "ring8")
+DIM = {"gaussian": 1, "unequal": 1, "ring8": 2}
+
+
+def theory_rate(model: str, dim: int) -> float:
+    """The model's TV rate: MLE 1/2 (E5), Gaussian-kernel KDE s/(2s+d) with s = 2 (E4)."""
+    return 0.5 if model == "gaussian-mle" else 2 / (4 + dim)
+
+
+class Study:
+    """One verification: loops run through ``runner``; fits cached per (model, data)."""
+
+    def __init__(self, runner: Runner, seed: int = 0):
+        self.runner, self.seed = runner, seed
+        self.scale = runner.scale
+        self.fits: dict[tuple, RateFit] = {}
+        self.fit_values: dict[tuple, list] = {}
+        self.cals: dict[tuple, Calibration] = {}
+        self.c1: list[tuple[str, str, pd.DataFrame]] = []
+        self.verdicts: list[Verdict] = []
+        self.summaries: list[pd.DataFrame] = []
+        self.notes: dict[str, str] = {}
+
+    # -- loops -----------------------------------------------------------------------------
+
+    def config(self, model: str, data: str, **kw) -> LoopConfig:
+        reps = self.scale.reps if DIM.get(data, 1) == 1 else self.scale.reps_2d
+        params = {"model": model, "model_params": MODELS.get(model, {}), "data": data,
+                  "n": self.scale.n, "rounds": self.scale.rounds, "replicates": reps,
+                  "seed": self.seed}
+        params.update(kw)
+        return LoopConfig(**params)
+
+    def loops(self, configs: list[LoopConfig]) -> list[pd.DataFrame]:
+        frames = self.runner.run(configs)
+        for c, f in zip(configs, frames, strict=True):
+            self.c1.append((c.model, c.data, f))
+        return frames
+
+    def verdict(self, claim, kind, model, data, verdict, statistic, detail) -> None:
+        self.verdicts.append(Verdict(claim, kind, model, data, verdict,
+                                     None if statistic is None else float(statistic), detail))
+
+    def summary(self, experiment: str, model: str, data: str, series: str, x, mean, lo, hi,
+                bound=None, predicted=None) -> None:
+        """Rows for the figures and tables: one per x."""
+        n = len(mean)
+        self.summaries.append(pd.DataFrame({
+            "experiment": experiment, "model": model, "data": data, "series": series,
+            "x": np.asarray(x, float), "mean": mean, "lo": lo, "hi": hi,
+            "bound": np.full(n, np.nan) if bound is None else bound,
+            "predicted": np.full(n, np.nan) if predicted is None else predicted}))
+
+    # -- fits ------------------------------------------------------------------------------
+
+    def rate(self, model: str, data: str) -> RateFit:
+        """V3's fit of round 0's δ(n) over the geometric grid of n (cached)."""
+        key = (model, data)
+        if key not in self.fits:
+            sizes = self.scale.sizes
+            configs = [self.config(model, data, n=n, rounds=1, schedule="full-synthetic")
+                       for n in sizes]
+            frames = self.loops(configs)
+            values = [values_at(f, "delta", 0) for f in frames]
+            self.fit_values[key] = values
+            self.fits[key] = fit_rate(sizes, values, seed=self.seed)
+        return self.fits[key]
+
+    def calibration(self, model: str, data: str) -> Calibration:
+        """R8's calibration (cached)."""
+        key = (model, data)
+        if key not in self.cals:
+            base = self.config(model, data, rounds=1)
+            self.cals[key] = calibrate(base, self.scale.sizes)
+        return self.cals[key]
+
+
+def values_at(frame: pd.DataFrame, metric: str, generation: int) -> np.ndarray:
+    """Per-replicate values of one metric at one generation (ordered by replicate)."""
+    sel = frame[(frame.metric == metric) & (frame.generation == generation)]
+    return sel.sort_values("replicate")["value"].to_numpy()
+
+
+def by_generation(frame: pd.DataFrame, metric: str = "e") -> pd.DataFrame:
+    """Per generation: mean, se, lo, hi (95 % t interval) and the replicate count."""
+    rows = []
+    sel = frame[frame.metric == metric]
+    for g, part in sel.groupby("generation"):
+        v = part.sort_values("replicate")["value"].to_numpy()
+        m, se = mean_se(v)
+        _, lo, hi = t_interval(v)
+        rows.append((int(g), m, se, lo, hi, v.size))
+    return pd.DataFrame(rows, columns=["generation", "mean", "se", "lo", "hi", "reps"])
+
+
+def replicate_matrix(frame: pd.DataFrame, metric: str = "e") -> np.ndarray:
+    """(replicates, generations) matrix of one metric."""
+    sel = frame[frame.metric == metric].pivot(index="replicate", columns="generation",
+                                              values="value")
+    return sel.sort_index(axis=1).to_numpy()
