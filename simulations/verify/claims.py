@@ -16,7 +16,7 @@ from boundkit import (
     ConstantRealShare,
     FinalRoundRescue,
     FullSynthetic,
-    bounds,
+    bound_values,
     linear_response,
 )
 from simulations.verify.rules import (
@@ -33,6 +33,13 @@ EXPONENT_TOL = 0.15  # P3: growth exponent of e_i in (i+1)
 R8_TOL = 0.10        # V5: relative band of the R8 prediction
 H_TOL = 0.25         # P5: relative band around H_{T+1}
 BOOT = 200
+
+
+def fit_bounds(schedule, fit, sizes) -> np.ndarray:
+    """R1's b_i for generations 0..N with δ_k = min(Ĉ n_k^{-r̂} + Ĉ0, 1) at the loop's sizes
+    (a TV never exceeds 1, so neither may a fitted one)."""
+    deltas = np.minimum(fit.delta(np.asarray(sizes, float)), 1.0)
+    return bound_values(schedule, deltas)
 
 
 def _fmt(x: float) -> str:
@@ -101,7 +108,7 @@ def _one_loop(study, model, data, name, config, frame, fit) -> None:
     table = by_generation(frame)
     gens = table.generation.to_numpy()
     reps = int(table.reps.iloc[0])
-    b = bounds(SCHEDULES[name][1], gens, model=fit.model(), n=config.n)
+    b = fit_bounds(SCHEDULES[name][1], fit, config.sizes)[gens]
     pred = _r8(study, model, data, config, gens) if DIM[data] == 1 else None
     study.summary(f"V4 {name}", model, data, name, gens + 1, table["mean"], table.lo,
                   table.hi, bound=b, predicted=pred)
@@ -159,7 +166,7 @@ def p1(study: Study) -> None:
         last = study.scale.rounds - 1
         for a, frame in zip(ALPHAS, frames, strict=True):
             table = by_generation(frame)
-            b = bounds(ConstantRealShare(a), [last], model=fit.model(), n=study.scale.n)[0]
+            b = fit_bounds(ConstantRealShare(a), fit, [study.scale.n] * (last + 1))[last]
             finals.append(table["mean"].iloc[-1])
             ses.append(table.se.iloc[-1])
             bnds.append(b)
@@ -193,7 +200,7 @@ def p4(study: Study) -> None:
         (frame,) = study.loops([study.config(model, data, schedule="final-rescue",
                                              alpha=share)])
         mat = replicate_matrix(frame)
-        b = bounds(FinalRoundRescue(share), [last], model=fit.model(), n=study.scale.n)[0]
+        b = fit_bounds(FinalRoundRescue(share), fit, [study.scale.n] * (last + 1))[last]
         m, se = mean_se(mat[:, -1])
         verdict, worst = bound_verdict([m], [se], mat.shape[0], [b])
         study.verdict("P4", "bound", model, data, verdict, worst,

@@ -1,0 +1,120 @@
+"""boundkit verify: verdict rules, fits, the report's artefacts, the CLI and the --full path."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from boundkit.cli import main
+from simulations.verify import Scale, resolve, verify
+from simulations.verify.fits import _noise_for, fit_rate
+from simulations.verify.rules import bound_verdict, equivalence_verdict, holm_rejects
+
+TINY = Scale("tiny", reps=6, reps_2d=2, sizes=(100, 200, 400), n=100, rounds=3, long_rounds=4,
+             diffusion_sizes=(32, 64, 128), diffusion_reps=2, mlp_steps=20)
+KEYS = {"claim", "kind", "model", "data", "verdict", "statistic", "detail"}
+
+
+def test_holm_step_down():
+    # sorted p: .01 <= .05/3, .02 <= .05/2, .04 <= .05/1: all rejected
+    assert holm_rejects([0.04, 0.01, 0.02]).tolist() == [True, True, True]
+    # .03 > .05/2 stops the procedure: only the smallest is rejected
+    assert holm_rejects([0.01, 0.03, 0.04]).tolist() == [True, False, False]
+
+
+def test_bound_rule_three_ways():
+    b = np.array([1.0, 1.0])
+    assert bound_verdict([0.5, 0.6], [0.01, 0.01], 30, b)[0] == "holds"
+    assert bound_verdict([0.5, 1.3], [0.01, 0.01], 30, b)[0] == "violated"
+    assert bound_verdict([0.5, 1.01], [0.01, 0.01], 30, b)[0] == "inconclusive"
+    # an excess below the 2 % minimum effect is never called a violation
+    assert bound_verdict([1.015], [1e-6], 30, [1.0])[0] == "inconclusive"
+
+
+def test_equivalence_rule_three_ways():
+    assert equivalence_verdict(0.41, 0.01, 0.4, 0.05) == "holds"
+    assert equivalence_verdict(0.60, 0.01, 0.4, 0.05) == "violated"
+    assert equivalence_verdict(0.46, 0.05, 0.4, 0.05) == "inconclusive"
+
+
+def test_fit_recovers_a_power_law():
+    rng = np.random.default_rng(3)
+    sizes = (100, 200, 400, 800, 1600)
+    values = [0.7 * n**-0.4 * (1 + 0.02 * rng.standard_normal(50)) for n in sizes]
+    fit = fit_rate(sizes, values)
+    assert fit.rate_lo <= 0.4 <= fit.rate_hi
+    assert abs(fit.rate - 0.4) < 0.02 and abs(fit.const - 0.7) < 0.1
+
+
+def test_r8_noise_inverts_the_folded_normal():
+    from boundkit import folded_normal_mean
+
+    s = _noise_for(0.01, 0.05)
+    assert float(folded_normal_mean(0.01, s)) == pytest.approx(0.05, rel=1e-10)
+    assert _noise_for(0.05, 0.04) == 0.0
+
+
+def test_resolve_names():
+    assert resolve(["P5", "V3"]) == ["V3", "V4", "C1"]
+    assert resolve([])[-1] == "C1"
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("verify")
+    verdicts = verify(["V3", "V4", "P4", "P2"], out=out, scale=TINY, seed=1)
+    return out, verdicts
+
+
+def test_report_artefacts(tiny_report):
+    out, _ = tiny_report
+    rows = json.loads((out / "verdicts.json").read_text())
+    assert rows and all(set(r) == KEYS for r in rows)
+    assert {r["verdict"] for r in rows} <= {"holds", "violated", "inconclusive"}
+    assert {r["claim"] for r in rows} == {"V3", "V4", "V5", "P2", "P3", "P4", "P5", "C1"}
+    assert {(r["claim"], r["kind"]) for r in rows} >= {("V4", "bound"), ("P2", "shape"),
+                                                       ("V5", "prediction"),
+                                                       ("C1", "consistency")}
+    for group in ("V3", "V4", "P2", "P4"):
+        assert (out / f"fig_{group}.png").stat().st_size > 0
+        assert (out / f"fig_{group}.pdf").read_bytes()[:4] == b"%PDF"
+    md = (out / "report.md").read_text()
+    assert "Holm" in md and md.count("| **") == len(rows)
+    for name in ("verdicts.tex", "fits.tex"):
+        tex = (out / name).read_text()
+        assert "\\toprule" in tex and "\\bottomrule" in tex
+        text = re.sub(r"\$[^$]*\$", "", tex)  # math mode may use _
+        assert not re.search(r"(?<!\\)_", text), "unescaped underscore outside math"
+    assert "\\usepackage{booktabs}" in (out / "report.tex").read_text()
+
+
+def test_c1_holds_for_the_r1_margin(tiny_report):
+    _, verdicts = tiny_report
+    c1 = [v for v in verdicts if v.claim == "C1"]
+    assert c1 and all("R1 with measured delta 0" in v.detail for v in c1)
+
+
+def test_full_mode_resumes_from_the_store(tmp_path):
+    store = tmp_path / "results.sqlite"
+    first = verify(["P4"], out=tmp_path / "a", scale=TINY, store=store, workers=1, seed=2)
+    second = verify(["P4"], out=tmp_path / "b", scale=TINY, store=store, workers=1, seed=2)
+    assert [v.as_dict() for v in first] == [v.as_dict() for v in second]
+    from simulations.store import ResultStore
+
+    with ResultStore(store) as db:
+        assert len(db.runs()) == 8  # 2 models x (3 V3 sizes + 1 rescue loop), each once
+
+
+@pytest.mark.parametrize("args, word", [
+    (["verify", "NOPE"], "no experiment"),
+    (["verify", "--store", "x.db"], "--full"),
+    (["verify", "--out", "/proc/boundkit-no"], "--out"),
+    (["verify", "--full", "--dask", "local", "--slurm", "p"], "--dask"),
+])
+def test_cli_refuses_before_work(args, word, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert word in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
