@@ -45,19 +45,20 @@ VALID = {
     "--lambda": ["0", "1", "3", "1e12"],
     "--delta": ["0.01", "1", "1e-6", "1e308"],
     "--format": ["table", "json", "csv", "latex", "markdown", "xml"],
+    "--convention": ["scaled", "fixed-real", "fixed"],
 }
 
 #: The options of each subcommand (flags map to None).
 COMMANDS = {
     "threshold": {"--rate": 1, "--generations": 1, "--floor": 1, "--const": 1, "--n": 1,
-                  "--exact": None, "--format": 1},
+                  "--exact": None, "--convention": 1, "--format": 1},
     "growth": {"--eps": 1, "--rate": 1, "--generations": 1, "--const": 1, "--model": 1,
                "--format": 1},
     "bound": {"--schedule": 1, "--generations": 1, "--alpha": 1, "--lambda": 1, "--delta": 1,
               "--rate": 1, "--n": 1, "--const": 1, "--format": 1},
     "table": {"--rate": 1, "--generations": 1, "--eps": 1, "--floor": 1, "--const": 1,
               "--n": 1, "--delta": 1, "--alpha": 1, "--lambda": 1, "--exact": None,
-              "--format": 1},
+              "--convention": 1, "--format": 1},
 }
 
 SIMULATE_VALID = {
