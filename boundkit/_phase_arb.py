@@ -35,9 +35,21 @@ def _g(x: arb, i: int, one_minus_r: arb) -> arb:
 
 
 def enclose(i: int, r: Fraction, t_float: float, *, rel: float = 2.0**-40) -> Enclosure:
-    """Certify λ'_i given the float solver's t = log(1 + 1/λ'_i).
+    """Certify λ'_i given the float solver's t = log(1 + 1/λ'_i)."""
+    def signs(t_lo: arb, t_hi: arb) -> bool:
+        one_minus_r = arb(fmpq(r.denominator - r.numerator, r.denominator))
+        x_a, x_b = (-t_hi).exp(), (-t_lo).exp()  # x_a < x' < x_b
+        return bool(_g(x_a, i, one_minus_r) > 0 and _g(x_b, i, one_minus_r) < 0)
 
-    Tries a bracket t(1 ± rel) at 128 bits, then a 2^10 times wider one at 256 bits.
+    return enclose_t(t_float, signs, rel=rel)
+
+
+def enclose_t(t_float: float, signs, *, rel: float = 2.0**-40) -> Enclosure:
+    """Enclose λ = 1/expm1(t) around a float root t of a sign-changing function.
+
+    ``signs(t_lo, t_hi)`` (arb balls) must return True only when it proves a root in
+    (t_lo, t_hi). Tries the bracket t(1 ± rel) at 128 bits, then a 2^10 times wider one
+    at 256 bits; the bounds are rounded outward.
     """
     if not (math.isfinite(t_float) and t_float > 0):
         return Enclosure(math.nan, math.nan, False, f"float solver gave t={t_float}")
@@ -45,14 +57,10 @@ def enclose(i: int, r: Fraction, t_float: float, *, rel: float = 2.0**-40) -> En
     try:
         for prec, width in ((128, rel), (256, rel * 1024)):
             ctx.prec = prec
-            one_minus_r = arb(fmpq(r.denominator - r.numerator, r.denominator))
-            t_lo, t_hi = t_float * (1 - width), t_float * (1 + width)  # exact dyadics
-            x_a, x_b = (-arb(t_hi)).exp(), (-arb(t_lo)).exp()  # x_a < x' < x_b
-            if _g(x_a, i, one_minus_r) > 0 and _g(x_b, i, one_minus_r) < 0:
-                lam_lo = 1 / arb(t_hi).expm1()
-                lam_hi = 1 / arb(t_lo).expm1()
-                lo = math.nextafter(float(lam_lo.lower()), -math.inf)
-                hi = math.nextafter(float(lam_hi.upper()), math.inf)
+            t_lo, t_hi = arb(t_float * (1 - width)), arb(t_float * (1 + width))  # exact dyadics
+            if signs(t_lo, t_hi):
+                lo = math.nextafter(float((1 / t_hi.expm1()).lower()), -math.inf)
+                hi = math.nextafter(float((1 / t_lo.expm1()).upper()), math.inf)
                 return Enclosure(lo, hi, True)
         return Enclosure(math.nan, math.nan, False, "sign change not certified at 256 bits")
     finally:

@@ -226,7 +226,7 @@ def show(config_hash, store) -> None:
               help="The file to write.")
 def export_runs(store, fmt, output) -> None:
     """The tidy frame of every finished run, with its config columns."""
-    from simulations.report import check_output_file
+    from boundkit._paths import check_output_file
 
     check_output_file(output)
     with _open(store) as db:

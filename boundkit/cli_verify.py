@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from boundkit._parse import integer
+from boundkit._paths import check_output_dir
 from boundkit.errors import InvalidArgument
 
 STYLE = {"holds": "green", "violated": "red", "inconclusive": "yellow"}
@@ -37,7 +38,6 @@ STYLE = {"holds": "green", "violated": "red", "inconclusive": "yellow"}
 def verify(names, out, quick, store, workers, dask_address, partition, seed) -> None:
     """Confront the paper's claims (C1 V3 V4 V5 P1 P2 P3 P4 P5 D1; long, MLP) with trained
     loops and write verdicts, figures and a report. NAME: experiments (default all)."""
-    from simulations.report import check_output_dir
     from simulations.verify import FULL, QUICK, resolve
     from simulations.verify import verify as run_verify
 

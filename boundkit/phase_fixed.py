@@ -37,7 +37,7 @@ import numpy as np
 import sympy as sp
 from flint import arb, ctx, fmpq
 
-from boundkit._phase_arb import Enclosure
+from boundkit._phase_arb import Enclosure, enclose_t
 from boundkit._phase_float import log_one_minus, logphi, split_rate
 
 #: Largest degree q·i of the exact route's polynomial (r = p/q).
@@ -98,21 +98,10 @@ def _log_r_arb(t: arb, i: int, r: Fraction) -> arb:
 
 
 def enclose(i: int, r: Fraction, t_float: float, *, rel: float = 2.0**-40) -> Enclosure:
-    """Certified enclosure of λ'_i: arb proves log R > 0 at the larger t and < 0 at the smaller."""
-    if not (math.isfinite(t_float) and t_float > 0):
-        return Enclosure(math.nan, math.nan, False, f"float solver gave t={t_float}")
-    old = ctx.prec
-    try:
-        for prec, width in ((128, rel), (256, rel * 1024)):
-            ctx.prec = prec
-            t_lo, t_hi = arb(t_float * (1 - width)), arb(t_float * (1 + width))
-            if _log_r_arb(t_hi, i, r) > 0 and _log_r_arb(t_lo, i, r) < 0:
-                lo = math.nextafter(float((1 / t_hi.expm1()).lower()), -math.inf)
-                hi = math.nextafter(float((1 / t_lo.expm1()).upper()), math.inf)
-                return Enclosure(lo, hi, True)
-        return Enclosure(math.nan, math.nan, False, "sign change not certified at 256 bits")
-    finally:
-        ctx.prec = old
+    """Certified enclosure of λ'_i: arb proves log R > 0 at the larger t and < 0 at the smaller
+    (log R increases in t, so the root lies between)."""
+    return enclose_t(t_float, lambda t_lo, t_hi: bool(_log_r_arb(t_hi, i, r) > 0
+                                                      and _log_r_arb(t_lo, i, r) < 0), rel=rel)
 
 
 def lambda_exact(i: int, r: Fraction) -> sp.Expr:

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from boundkit.errors import InvalidArgument
+from boundkit._paths import check_output_file
 
 
 @click.command(
@@ -39,7 +39,7 @@ def prove(names, fmt, output, no_mutants, list_only) -> int:
     if output is not None and fmt == "text":
         raise click.UsageError("--output needs --format markdown or latex.")
     if output is not None:
-        _check_writable(output)
+        check_output_file(output, create_parent=False)
     if list_only:
         for p in chosen:
             click.echo(f"{p.name}\t{len(p.steps)} steps, {len(p.mutants)} wrong variants\t"
@@ -70,20 +70,6 @@ def _run_without_traces(chosen, mutants: bool):
             return proofs.run_proofs(chosen, mutants=mutants)
         finally:
             set_hypothesis_home_dir(None)
-
-
-def _check_writable(path: Path) -> None:
-    """Refuse an output file that cannot be written, before any proof runs."""
-    try:
-        existed = path.exists()
-        with path.open("a", encoding="utf-8"):
-            pass
-        if not existed:
-            path.unlink()
-    except OSError as exc:
-        raise InvalidArgument(f"--output={str(path)!r} cannot be written "
-                              f"({exc.strerror or exc}). Pass a writable file path.",
-                              argument="output") from None
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m proofs") -> int:

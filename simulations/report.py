@@ -14,43 +14,10 @@ import numpy as np
 import pandas as pd
 
 from boundkit import SCHEDULE_REGISTRY, bound_values
-from boundkit.errors import InvalidArgument
+from boundkit._paths import check_output_dir
 from simulations.config import LoopConfig
 from simulations.engine import check_memory, run
 from simulations.registry import DATA_REGISTRY, MODEL_REGISTRY
-
-
-def check_output_dir(out: str | Path, option: str = "--out") -> Path:
-    """Create ``out`` (a folder) and prove it writable, before any work."""
-    path = Path(out)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".boundkit-write-test"
-        probe.write_text("ok", encoding="utf-8")
-        probe.unlink()
-    except OSError as exc:
-        raise InvalidArgument(f"{option}={str(out)!r} cannot be created or written "
-                              f"({exc.strerror or exc}). Pass a writable folder.",
-                              argument="out") from None
-    return path
-
-
-def check_output_file(path: str | Path, option: str = "--output") -> Path:
-    """Prove that ``path`` (a file) can be written, before any work; leave no file behind."""
-    target = Path(path)
-    try:
-        if target.parent and not target.parent.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-        existed = target.exists()
-        with target.open("a", encoding="utf-8"):
-            pass
-        if not existed:
-            target.unlink()
-    except OSError as exc:
-        raise InvalidArgument(f"{option}={str(path)!r} cannot be written "
-                              f"({exc.strerror or exc}). Pass a writable file path.",
-                              argument="output") from None
-    return target
 
 
 def save_figure(fig, path: Path) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
+from scipy import stats
 
 from boundkit import (
     Balanced,
@@ -25,8 +26,15 @@ from simulations.verify.rules import (
     holm_rejects,
     mean_se,
 )
-from simulations.verify.study import DATA, DIM, MODELS, Study, by_generation, replicate_matrix
-from simulations.verify.study import theory_rate as _theory_rate
+from simulations.verify.study import (
+    DATA,
+    DIM,
+    MODELS,
+    Study,
+    by_generation,
+    replicate_matrix,
+    theory_rate,
+)
 
 RATE_TOL = 0.05      # V3 / D1: |r̂ − r| below this counts as the model's rate
 EXPONENT_TOL = 0.15  # P3: growth exponent of e_i in (i+1)
@@ -51,7 +59,7 @@ def v3(study: Study) -> None:
     for model in MODELS:
         for data in DATA:
             fit = study.rate(model, data)
-            r = _theory_rate(model, DIM[data])
+            r = theory_rate(model, DIM[data])
             verdict = equivalence_verdict(fit.rate, fit.rate_se, r, RATE_TOL)
             detail = (f"r̂ = {_fmt(fit.rate)} [{_fmt(fit.rate_lo)}, {_fmt(fit.rate_hi)}] "
                       f"(bootstrap 95 %), Ĉ = {_fmt(fit.const)}, Ĉ0 = {_fmt(fit.floor)}; model "
@@ -178,8 +186,6 @@ def p1(study: Study) -> None:
         finals, ses = np.array(finals), np.array(ses)
         diff = finals[:-1] - finals[1:]
         se = np.sqrt(ses[:-1] ** 2 + ses[1:] ** 2)
-        from scipy import stats
-
         falls = holm_rejects(stats.norm.sf(diff / se))
         rises = holm_rejects(stats.norm.cdf(diff / se))
         verdict = "violated" if rises.any() else ("holds" if falls.all() else "inconclusive")

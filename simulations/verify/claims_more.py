@@ -9,7 +9,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from boundkit import FullSynthetic, linear_response, phase_transition, risk, tau_star
-from simulations.verify.claims import R8_TOL, RATE_TOL, _exponent, _fmt
+from simulations.verify.claims import EXPONENT_TOL, R8_TOL, RATE_TOL, _exponent, _fmt
 from simulations.verify.fits import fit_rate
 from simulations.verify.rules import (
     bound_verdict,
@@ -26,7 +26,7 @@ P2_GENERATION = 5
 
 def _lambda_critical(fit, convention: str) -> tuple[float, str]:
     """λ'_T from the fitted δ(n) (the floor solver when Ĉ0 > 0); falls back to the pure rate."""
-    r = float(np.clip(fit.rate, 0.01, 0.99))
+    r = fit.e1_rate
     (pt,) = phase_transition(r, [P2_GENERATION], const=max(fit.const, 1e-12), n=200,
                              floor=max(fit.floor, 0.0), convention=convention)
     if pt.lambda_critical is not None:
@@ -50,7 +50,7 @@ def p2(study: Study) -> None:
             frames = study.loops(configs)
             mats = [replicate_matrix(f)[:, -1] for f in frames]
             ms = np.array([mean_se(v) for v in mats])
-            b = np.array([float(risk(P2_GENERATION, lam, float(np.clip(fit.rate, .01, .99)),
+            b = np.array([float(risk(P2_GENERATION, lam, fit.e1_rate,
                                      max(fit.const, 1e-12), study.scale.n,
                                      max(fit.floor, 0.0), convention=conv)) for lam in lams])
             reps = mats[0].size
@@ -113,7 +113,7 @@ def p3_sizes(study: Study) -> None:
                                        np.full(len(table), eps))
             if verdict == "holds" and p_hat is None:
                 p_hat = p
-        r, c, c0 = float(np.clip(fit.rate, .01, .99)), fit.const, fit.floor
+        r, c, c0 = fit.e1_rate, fit.const, fit.floor
         k = np.arange(rounds)
 
         def excess(p, _c=c, _r=r, _c0=c0, _k=k, _eps=eps):  # R1's b_T(p) − ε, log space
@@ -199,12 +199,13 @@ def long_horizon(study: Study) -> None:
         (frame,) = study.loops([config])
         mat = replicate_matrix(frame)
         slope, se = _exponent(mat, study.seed)
-        verdict = equivalence_verdict(slope, se, 1.0, 0.15)
+        verdict = equivalence_verdict(slope, se, 1.0, EXPONENT_TOL)
         var = by_generation(frame, "var")
         recall = by_generation(frame, "recall") if (frame.metric == "recall").any() else None
         study.verdict("P3", "shape", model, data, verdict, slope,
                       f"long horizon ({sc.long_rounds} rounds, n = {config.n}): e_i ∝ "
-                      f"(i+1)^{_fmt(slope)} (se {_fmt(se)}); bound's 1 ± 0.15; variance at "
+                      f"(i+1)^{_fmt(slope)} (se {_fmt(se)}); bound's 1 ± {EXPONENT_TOL}; "
+                      f"variance at "
                       f"the last round {_fmt(var['mean'].iloc[-1])}"
                       + ("" if recall is None else
                          f", recall {_fmt(recall['mean'].iloc[-1])}"))

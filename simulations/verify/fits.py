@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from scipy.optimize import brentq, least_squares
 
-from boundkit import PowerLaw, folded_normal_mean
+from boundkit import folded_normal_mean
 from simulations.config import LoopConfig
 from simulations.grid import OnGrid
 
@@ -34,10 +34,10 @@ class RateFit:
     rate_hi: float
     rate_se: float
 
-    def model(self) -> PowerLaw:
-        """The fit as boundkit's E1 model (r clipped into [0.01, 0.99], where E1 is defined)."""
-        r = float(np.clip(self.rate, 0.01, 0.99))
-        return PowerLaw(r, const=max(self.const, 1e-12), floor_const=max(self.floor, 0.0))
+    @property
+    def e1_rate(self) -> float:
+        """r̂ clipped into [0.01, 0.99], where E1 (and R6's solvers) are defined."""
+        return float(np.clip(self.rate, 0.01, 0.99))
 
     def delta(self, n) -> np.ndarray:
         return self.const * np.asarray(n, float) ** (-self.rate) + self.floor

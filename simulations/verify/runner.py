@@ -53,6 +53,8 @@ class Runner:
 
         result = sweep(configs, executor=self.executor, store=self.store, workers=self.workers,
                        progress=self.progress)
+        if result.interrupted:
+            raise KeyboardInterrupt  # the finished loops are in the store: rerun to resume
         if result.failed:
             raise RuntimeError(f"{len(result.failed)} verification loop(s) failed; see "
                                f"`boundkit results list --store {self.store}`")
