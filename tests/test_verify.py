@@ -11,7 +11,12 @@ import pytest
 from boundkit.cli import main
 from simulations.verify import Scale, resolve, verify
 from simulations.verify.fits import _noise_for, fit_rate
-from simulations.verify.rules import bound_verdict, equivalence_verdict, holm_rejects
+from simulations.verify.rules import (
+    bound_verdict,
+    equivalence_verdict,
+    holm_rejects,
+    u_shape_verdict,
+)
 
 TINY = Scale("tiny", reps=6, reps_2d=2, sizes=(100, 200, 400), n=100, rounds=3, long_rounds=4,
              diffusion_sizes=(32, 64, 128), diffusion_reps=2, mlp_steps=20)
@@ -38,6 +43,14 @@ def test_equivalence_rule_three_ways():
     assert equivalence_verdict(0.41, 0.01, 0.4, 0.05) == "holds"
     assert equivalence_verdict(0.60, 0.01, 0.4, 0.05) == "violated"
     assert equivalence_verdict(0.46, 0.05, 0.4, 0.05) == "inconclusive"
+
+
+def test_u_shape_rule_three_ways():
+    se = [0.01] * 5
+    assert u_shape_verdict([0.5, 0.3, 0.1, 0.2, 0.4], se, 10) == "holds"
+    assert u_shape_verdict([0.5, 0.4, 0.3, 0.2, 0.1], se, 10) == "violated"  # monotone
+    assert u_shape_verdict([0.5, 0.3, 0.1, 0.2, 0.11], se, 10) == "inconclusive"  # end ≈ min
+    assert u_shape_verdict([0.5, 0.4, 0.3, 0.2, 0.1], [1.0] * 5, 10) == "inconclusive"
 
 
 def test_fit_recovers_a_power_law():

@@ -12,6 +12,9 @@ The rule, stated once and printed in every report (:data:`RULE_TEXT`):
 * ``shape`` / ``prediction`` against a value v with tolerance Δ (the minimum effect size,
   stated per claim): *holds* if every "|θ − v| ≥ Δ" is rejected (two one-sided tests);
   *violated* if some "|θ − v| ≤ Δ" is rejected;
+* ``shape`` U (D1, KL against τ): *holds* if the smallest mean is interior and
+  significantly below both ends; *violated* if it is an end and significantly below the
+  middle point (the curve is monotone, no U);
 * ``consistency`` (C1): *violated* when a margin's certified interval lies below 0 in some
   replicate-round, *holds* otherwise (a failure is a metric bug, not a finding);
 * otherwise *inconclusive*.
@@ -93,6 +96,20 @@ def equivalence_verdict(estimates, ses, target, tol, df=None) -> str:
     if outside.any():
         return "violated"
     return "holds" if inside.all() else "inconclusive"
+
+
+def u_shape_verdict(means, ses, df: int) -> str:
+    """A U-shape over an ordered grid (module docstring): one-sided t tests, Holm."""
+    means, ses = np.asarray(means, float), np.asarray(ses, float)
+    k, last = int(np.argmin(means)), means.size - 1
+
+    def p_below(a: int, b: int) -> float:  # H0: mean_a ≥ mean_b
+        return float(_t_p_below(means[a] - means[b], np.hypot(ses[a], ses[b]), df, 0.0))
+
+    if 0 < k < last:
+        return "holds" if holm_rejects([p_below(k, 0), p_below(k, last)]).all() \
+            else "inconclusive"
+    return "violated" if p_below(k, last // 2) <= ALPHA else "inconclusive"
 
 
 def mean_se(values: np.ndarray) -> tuple[float, float]:
