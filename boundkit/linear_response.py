@@ -67,7 +67,8 @@ def folded_normal_mean(m, s) -> np.ndarray:
     """E|m + sZ| = s sqrt(2/π) exp(−m²/(2s²)) + m (1 − 2Φ(−m/s)); |m| where s = 0."""
     m, s = _finite_array(m, "m"), _finite_array(s, "s")
     if np.any(s < 0):
-        raise InvalidArgument(f"s is a standard deviation and must be >= 0; got {s!r}.",
+        raise InvalidArgument(f"s is a standard deviation and must be >= 0; got {s!r}. "
+                              f"Pass e.g. s=0.05.",
                               argument="s")
     safe = np.where(s > 0, s, 1.0)
     z = m / safe
@@ -86,7 +87,8 @@ def _finite_array(value, name: str) -> np.ndarray:
         raise TypeError(f"{name} must be a number or an array of numbers; got "
                         f"{type(value).__name__}.") from None
     if not np.all(np.isfinite(out)) or out.size == 0:
-        raise InvalidArgument(f"{name} must be finite numbers; got {value!r}.", argument=name)
+        raise InvalidArgument(f"{name} must be finite numbers; got {value!r}. Pass e.g. "
+                              f"{name}=0.05.", argument=name)
     return out
 
 
@@ -155,11 +157,12 @@ def _per_round(value, rounds: int, sizes: np.ndarray | None, name: str, signed: 
                             f"got {type(value).__name__}.") from None
         if out.size < rounds + 1:
             raise InvalidArgument(f"{name} needs one value per round 0..{rounds} "
-                                  f"({rounds + 1}); got {out.size}.", argument=name)
+                                  f"({rounds + 1}); got {out.size}. Pass more values or one "
+                                  f"number for every round.", argument=name)
         out = out[: rounds + 1]
     if not np.all(np.isfinite(out)) or (not signed and np.any(out < 0)):
         raise InvalidArgument(f"{name} must be finite{'' if signed else ' and >= 0'}; got "
-                              f"{out[:4].tolist()}...", argument=name)
+                              f"{out[:4].tolist()}... Pass e.g. {name}=0.05.", argument=name)
     return out
 
 
