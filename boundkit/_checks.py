@@ -264,3 +264,25 @@ def check_instance(value: object, types, name: str, example: str) -> None:
 def _kind(types) -> str:
     seq = types if isinstance(types, tuple) else (types,)
     return " or ".join(f"a {t.__name__}" for t in seq)
+
+
+def rate_text(rate) -> str:
+    """A rate as exact text: ``"1/4"`` for 1/4, ``"0.2"`` for the float 0.2.
+
+    Fractions and sympy rationals with a denominator up to 10^6 print as ``p/q``; other
+    numbers (a binary float, an irrational sympy number) as their shortest decimal.
+
+    Examples
+    --------
+    >>> rate_text("1/4"), rate_text(0.2), rate_text(Fraction(2, 5))
+    ('1/4', '0.2', '2/5')
+    """
+    if isinstance(rate, sp.Basic):
+        if rate.is_Rational:
+            rate = Fraction(int(rate.p), int(rate.q))
+        else:
+            return repr(float(rate))
+    q = rate if isinstance(rate, Fraction) else to_fraction(rate, "rate")
+    if q.denominator <= 10**6:
+        return str(q)
+    return repr(float(q))

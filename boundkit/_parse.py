@@ -49,6 +49,22 @@ class _Checked(click.ParamType):
 
 
 RATE = _Checked("rate", check_rate)
+
+
+def _rates(text: str, option: str) -> list:
+    items = [t.strip() for t in str(text).split(",")]
+    if len(items) > 50 or any(not t for t in items):
+        raise InvalidArgument(f"{option} takes one rate or a comma list of at most 50 (e.g. "
+                              f"{option} 1/4,1/5); got {text[:60]!r}.", argument=option)
+    out = [check_rate(t, option) for t in items]
+    if len(set(out)) != len(out):
+        raise InvalidArgument(f"{option} lists a rate twice: {text[:60]!r}. Pass each rate "
+                              f"once.", argument=option)
+    return out
+
+
+#: One rate or a comma list (``1/4,1/5``), each kept exact.
+RATES = _Checked("rates", _rates)
 NUMBER = _Checked("number", to_fraction)
 POSITIVE = _Checked("positive", lambda v, o: check_positive(v, o))
 NONNEGATIVE = _Checked("nonnegative", lambda v, o: check_nonnegative(v, o))

@@ -24,12 +24,19 @@ def check_output_dir(out: str | Path, option: str = "--out") -> Path:
 
 
 def check_output_file(path: str | Path, option: str = "--output", *,
-                      create_parent: bool = True) -> Path:
+                      create_parent: bool = True, protected: tuple = ()) -> Path:
     """Prove that ``path`` (a file) can be written, before any work; leave no file behind.
 
-    With ``create_parent`` a missing parent folder is created first.
+    With ``create_parent`` a missing parent folder is created first. A path that is one of
+    ``protected`` (an input the command reads, e.g. a SQLite store and its ``-wal``,
+    ``-shm`` and ``-journal`` files) is refused.
     """
     target = Path(path)
+    for other in protected:
+        if target.resolve() == Path(other).resolve():
+            raise InvalidArgument(f"{option}={str(path)!r} is {str(other)!r}, a file this "
+                                  f"command reads; writing it would destroy the input. Pass "
+                                  f"another file name.", argument="output")
     try:
         if create_parent and target.parent and not target.parent.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -43,3 +50,9 @@ def check_output_file(path: str | Path, option: str = "--output", *,
                               f"({exc.strerror or exc}). Pass a writable file path.",
                               argument="output") from None
     return target
+
+
+def sqlite_files(store: str | Path) -> tuple[Path, ...]:
+    """A SQLite database and the files SQLite keeps beside it."""
+    base = Path(store)
+    return (base, *(base.with_name(base.name + s) for s in ("-wal", "-shm", "-journal")))

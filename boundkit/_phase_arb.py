@@ -12,20 +12,11 @@ can only make a check fail, never pass wrongly.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from fractions import Fraction
 
 from flint import arb, ctx, fmpq
 
-
-@dataclass(frozen=True)
-class Enclosure:
-    """A certified interval [lo, hi] ∋ λ'_i, or ``certified=False`` with the reason."""
-
-    lo: float
-    hi: float
-    certified: bool
-    reason: str = ""
+from boundkit._phase_core import Enclosure
 
 
 def _g(x: arb, i: int, one_minus_r: arb) -> arb:

@@ -11,13 +11,13 @@ saying so; ``boundkit --debug COMMAND ...`` shows the traceback instead.
 
 from __future__ import annotations
 
+import importlib
 import json
-import os
-import sys
-import traceback
+from fractions import Fraction
 
 import click
 
+from boundkit._checks import rate_text
 from boundkit._cli_common import (
     GEN_HELP,
     MAX_EXACT_ROWS,
@@ -26,17 +26,57 @@ from boundkit._cli_common import (
     emit,
     format_option,
     given,
+    latex_args,
+    latex_options,
     refuse_unless,
+    run_command,
     spell,
 )
-from boundkit._parse import NONNEGATIVE, POSITIVE, RATE, SHARE, TV, Generations
-from boundkit.errors import InvalidArgument, NotCertified
+from boundkit._parse import NONNEGATIVE, POSITIVE, RATE, RATES, SHARE, TV, Generations
+from boundkit.errors import InvalidArgument
 from boundkit.registry import ERROR_MODEL_REGISTRY, SCHEDULE_REGISTRY
-from boundkit.tables import bound_table, growth_table, phase_transition_table, schedule_table
+from boundkit.tables import (
+    bound_table,
+    growth_table,
+    phase_transition_table,
+    schedule_table,
+    wide,
+)
+
+#: Commands that live above boundkit (they need simulations/torch or proofs), loaded by
+#: name only when asked for: boundkit's library never imports those packages.
+LAZY_COMMANDS = {
+    "simulate": ("simulations.cli:simulate", "Run a self-consuming loop and measure e_i."),
+    "sweep": ("simulations.cli:sweep", "Run a TOML grid of loops into a results store."),
+    "results": ("simulations.cli:results", "List, show and export a results store."),
+    "verify": ("simulations.verify.cli:verify",
+               "Confront the paper's claims with trained loops."),
+    "prove": ("proofs.cli:prove", "Check the machine-checked derivations (R1-R7, E3, E4)."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose upper-floor commands are imported by name when first used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS and name not in self.commands:
+            module, attr = LAZY_COMMANDS[name][0].split(":")
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, (self.commands[name].get_short_help_str(60) if name in self.commands
+                        else LAZY_COMMANDS[name][1])) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(
-    context_settings={"help_option_names": ["-h", "--help"]},
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
     help="Bounds for self-consuming generative models (Fu et al., ICML 2024). "
     "Generation i is the model p_{i+1} produced by round i. Exit codes: 0 ok, 2 a refused "
     "argument, 1 a bug.",
@@ -47,43 +87,55 @@ def app(debug: bool) -> None:
     """The boundkit command group."""
 
 
-def _threshold(rate, generations, floor, const, n, exact, fmt, context, convention="scaled"):
+def _threshold(rates, generations, floor, const, n, exact, fmt, context, convention="scaled"):
+    """The R6 frame for ``threshold`` and ``table phase-transition`` (checked before work)."""
     typed = given("const", "n")
     if floor == 0:
         refuse_unless(set(), f"{context} without --floor (lambda' depends on neither n nor C "
                        f"under a pure power law)", **typed)
-    check_rows(len(generations), fmt)
-    if exact and (floor > 0 or len(generations) > MAX_EXACT_ROWS):
+    conventions = ["scaled", "fixed-real"] if convention == "both" else [convention]
+    check_rows(len(generations) * len(rates) * len(conventions), fmt)
+    if exact and (floor > 0 or len(generations) * len(rates) > MAX_EXACT_ROWS):
         raise InvalidArgument(
             "--exact gives the algebraic lambda' of a pure power law for at most "
-            f"{MAX_EXACT_ROWS} generations; " + ("drop --floor" if floor > 0 else
-                                                 "pass fewer --generations") + " or drop --exact.",
+            f"{MAX_EXACT_ROWS} generations x rates; " + (
+                "drop --floor" if floor > 0 else "pass fewer --generations") + " or drop --exact.",
             argument="exact")
-    if exact and convention == "fixed-real" and max(generations) * rate.denominator > 400:
+    if exact and "fixed-real" in conventions and max(generations) * max(
+            r.denominator for r in rates) > 400:
         raise InvalidArgument(
             "--exact under --convention fixed-real builds a polynomial of degree about "
             "(rate denominator) x generation, at most 400; pass fewer --generations or drop "
             "--exact.", argument="exact")
-    df = phase_transition_table(rate, generations, const=const, n=n, floor=floor, exact=exact,
-                                convention=convention)
-    emit(df, fmt, f"R6 phase transition, r = {rate}, {convention}")
+    return phase_transition_table(rates, generations, const=const, n=n, floor=floor,
+                                  exact=exact, convention=conventions)
+
+
+def _title(rates) -> str:
+    return ", ".join(rate_text(r) for r in rates)
 
 
 @app.command()
-@click.option("--rate", type=RATE, default="1/4", help="TV rate r in (0, 1), e.g. 1/4 or 0.25.")
+@click.option("--rate", type=RATES, default="1/4", show_default=True,
+              help="TV rate r in (0, 1), e.g. 1/4 or 0.25, or a comma list 1/4,1/5.")
 @click.option("--generations", type=Generations(1, NO_GEN0), default="1..10", help=GEN_HELP)
 @click.option("--floor", type=NONNEGATIVE, default="0",
               help="Floor C0 of the per-round error (R6 with a floor).")
 @click.option("--const", type=POSITIVE, default="1", help="Constant C (with --floor).")
 @click.option("--n", type=POSITIVE, default="1", help="Real samples per round (with --floor).")
 @click.option("--exact", is_flag=True, help="Add the exact algebraic lambda' (sympy; i <= 200).")
-@click.option("--convention", type=click.Choice(["scaled", "fixed-real"]), default="scaled",
-              show_default=True, help="Round 0 on (1+lambda)n real points (scaled) or on the n "
-              "real points alone (fixed-real: no break-even ratio, null).")
+@click.option("--convention", type=click.Choice(["scaled", "fixed-real", "both"]),
+              default="scaled", show_default=True,
+              help="Round 0 on (1+lambda)n real points (scaled) or on the n real points alone "
+              "(fixed-real: no break-even ratio, null); both: one block each.")
 @format_option
-def threshold(rate, generations, floor, const, n, exact, convention, fmt) -> None:
+@latex_options
+def threshold(rate, generations, floor, const, n, exact, convention, fmt, caption, label,
+              digits, siunitx) -> None:
     """R6: the critical synthetic-to-real ratio lambda' and the break-even ratio."""
-    _threshold(rate, generations, floor, const, n, exact, fmt, "threshold", convention)
+    latex = latex_args(fmt, caption, label, digits, siunitx)
+    df = _threshold(rate, generations, floor, const, n, exact, fmt, "threshold", convention)
+    emit(df, fmt, f"R6 phase transition, r = {_title(rate)}, {convention}", **latex)
 
 
 def _model(name: str, rate, const):
@@ -94,7 +146,8 @@ def _model(name: str, rate, const):
 @click.option("--eps", type=POSITIVE, default="1/10", help="Target TV bound epsilon > 0.")
 @click.option("--rate", type=RATE, default=None, help="TV rate r (power-law; default 1/4).")
 @click.option("--generations", type=Generations(0), default="1..10", help=GEN_HELP)
-@click.option("--const", type=POSITIVE, default=None, help="Constant C (power-law, gaussian-mle).")
+@click.option("--const", type=POSITIVE, default=None,
+              help="Constant C (power-law, gaussian-mle; default 1).")
 @click.option("--model", type=click.Choice(ERROR_MODEL_REGISTRY.names()), default="power-law",
               help="The per-round error model (THEORY.md §3).")
 @format_option
@@ -132,13 +185,16 @@ def _source(delta, rate, n, const, accumulate: bool = False) -> dict:
 @click.option("--schedule", type=click.Choice(SCHEDULE_REGISTRY.names()), required=True,
               help="The mixing schedule (THEORY.md §4); replace and accumulate are aliases.")
 @click.option("--generations", type=Generations(0), default="1..10", help=GEN_HELP)
-@click.option("--alpha", type=SHARE, default=None, help="Real share (constant-real; final-rescue).")
+@click.option("--alpha", type=SHARE, default=None,
+              help="Real share: constant-real (default 1/2) or final-rescue (default R3's "
+              "(i-1)/i).")
 @click.option("--lambda", "lam", type=NONNEGATIVE, default=None,
-              help="Synthetic-to-real ratio (fixed-ratio).")
+              help="Synthetic-to-real ratio (fixed-ratio; default 1).")
 @click.option("--delta", type=TV, default=None, help="Per-round error delta in (0, 1].")
 @click.option("--rate", type=RATE, default=None, help="Power-law rate r (with --n).")
 @click.option("--n", type=POSITIVE, default=None, help="Real samples per round (with --rate).")
-@click.option("--const", type=POSITIVE, default=None, help="Power-law constant C (with --rate).")
+@click.option("--const", type=POSITIVE, default=None,
+              help="Power-law constant C (with --rate; default 1).")
 @format_option
 def bound(schedule, generations, alpha, lam, delta, rate, n, const, fmt) -> None:
     """R1: the bound on e_{i+1} = TV(p_{i+1}, p0) for one schedule."""
@@ -150,76 +206,91 @@ def bound(schedule, generations, alpha, lam, delta, rate, n, const, fmt) -> None
 
 
 #: The options each table takes (Python names).
+_SHARED = {"generations", "fmt", "layout", "value", "caption", "label", "digits", "siunitx"}
 TABLE_OPTIONS = {
-    "phase-transition": {"rate", "generations", "floor", "const", "n", "exact", "convention",
-                         "fmt"},
-    "growth": {"rate", "generations", "eps", "const", "fmt"},
-    "schedules": {"generations", "delta", "rate", "n", "const", "alpha", "lam", "fmt"},
+    "phase-transition": _SHARED | {"rate", "floor", "const", "n", "exact", "convention"},
+    "growth": _SHARED | {"rate", "eps", "const"},
+    "schedules": _SHARED | {"delta", "rate", "n", "const", "alpha", "lam"},
 }
+#: The quantity a wide table spreads, by table.
+WIDE_VALUE = {"phase-transition": "lambda_critical", "growth": "n_required"}
 
 
 @app.command()
 @click.argument("name", type=click.Choice(list(TABLE_OPTIONS)))
-@click.option("--rate", type=RATE, default=None, help="TV rate r in (0, 1) (default 1/4).")
-@click.option("--generations", type=Generations(0), default="1..10", help=GEN_HELP)
-@click.option("--eps", type=POSITIVE, default="1/10", help="growth: target epsilon.")
-@click.option("--floor", type=NONNEGATIVE, default="0", help="phase-transition: floor C0.")
-@click.option("--const", type=POSITIVE, default=None, help="Power-law constant C.")
+@click.option("--rate", type=RATES, default=None,
+              help="TV rate(s) r in (0, 1), e.g. 1/4 or a comma list 1/4,1/5 (default 1/4; "
+              "schedules: one rate, with --n).")
+@click.option("--generations", type=Generations(0), default="1..10", show_default=True,
+              help=GEN_HELP)
+@click.option("--eps", type=POSITIVE, default="1/10", show_default=True,
+              help="growth: target epsilon.")
+@click.option("--floor", type=NONNEGATIVE, default="0", show_default=True,
+              help="phase-transition: floor C0.")
+@click.option("--const", type=POSITIVE, default=None, help="Power-law constant C (default 1).")
 @click.option("--n", type=POSITIVE, default=None, help="Samples per round.")
-@click.option("--delta", type=TV, default=None, help="schedules: per-round error (default 1).")
-@click.option("--alpha", type=SHARE, default="1/2", help="schedules: real share (constant-real).")
-@click.option("--lambda", "lam", type=NONNEGATIVE, default="1",
-              help="schedules: ratio (fixed-ratio).")
+@click.option("--delta", type=TV, default=None,
+              help="schedules: per-round error (default: bounds in units of delta).")
+@click.option("--alpha", type=SHARE, default="1/2", show_default=True,
+              help="schedules: real share of the constant-real column.")
+@click.option("--lambda", "lam", type=NONNEGATIVE, default="1", show_default=True,
+              help="schedules: ratio of the fixed-ratio column.")
 @click.option("--exact", is_flag=True, help="phase-transition: add the exact lambda'.")
-@click.option("--convention", type=click.Choice(["scaled", "fixed-real"]), default="scaled",
-              help="phase-transition: R6's round-0 convention.")
+@click.option("--convention", type=click.Choice(["scaled", "fixed-real", "both"]),
+              default="scaled", show_default=True,
+              help="phase-transition: R6's round-0 convention, or both.")
+@click.option("--layout", type=click.Choice(["long", "wide"]), default="long",
+              show_default=True, help="long: a row per rate/convention/generation; wide: a "
+              "column per rate and convention (phase-transition, growth).")
+@click.option("--value", default=None, help="wide: the quantity spread into columns (default "
+              "lambda_critical; growth: n_required).")
 @format_option
+@latex_options
 def table(name, rate, generations, eps, floor, const, n, delta, alpha, lam, exact, convention,
-          fmt) -> None:
+          layout, value, fmt, caption, label, digits, siunitx) -> None:
     """Paper-ready tables. NAME: phase-transition (R6), growth (R2), schedules (R1)."""
     typed = given("rate", "generations", "eps", "floor", "const", "n", "delta", "alpha", "lam",
-                   "exact", "convention", "fmt")
+                   "exact", "convention", "layout", "value", "fmt", "caption", "label",
+                   "digits", "siunitx")
     refuse_unless(TABLE_OPTIONS[name], f"table {name}", **typed)
+    latex = latex_args(fmt, caption, label, digits, siunitx)
+    if value is not None and layout != "wide":
+        raise InvalidArgument("--value picks the quantity of a wide table; add --layout wide "
+                              "or drop --value.", argument="value")
     if name == "phase-transition":
         if 0 in generations:
             raise InvalidArgument(f"--generations includes 0; {NO_GEN0}. Pass generations >= 1.",
                                   argument="generations")
-        _threshold(rate or "1/4", generations, floor, const or 1, n or 1, exact, fmt,
-                   "table phase-transition", convention)
-        return
-    check_rows(len(generations), fmt)
-    if name == "growth":
-        df = growth_table(generations, eps, _model("power-law", rate, const))
-        title = f"R2 sample growth, r = {rate or '1/4'}, eps = {eps}"
+        rates = rate or [Fraction(1, 4)]
+        df = _threshold(rates, generations, floor, const or 1, n or 1, exact, fmt,
+                        "table phase-transition", convention)
+        title = f"R6 phase transition, r = {_title(rates)}, {convention}"
+    elif name == "growth":
+        rates = rate or [Fraction(1, 4)]
+        check_rows(len(generations) * len(rates), fmt)
+        df = growth_table(generations, eps, [_model("power-law", r, const) for r in rates])
+        title = f"R2 sample growth, r = {_title(rates)}, eps = {eps}"
     else:
+        if layout == "wide":
+            raise InvalidArgument("table schedules is already wide (a column per schedule); "
+                                  "drop --layout.", argument="layout")
+        if rate is not None and len(rate) > 1:
+            raise InvalidArgument("table schedules takes one --rate (with --n); got "
+                                  f"{len(rate)}. Pass one rate.", argument="rate")
         if alpha == 0:
             raise InvalidArgument("--alpha must lie in (0, 1] for the constant-real column; got "
                                   "0. Pass e.g. --alpha 1/2.", argument="alpha")
+        check_rows(len(generations), fmt)
         in_units = delta is None and rate is None and n is None
-        source = {"delta": 1} if in_units else _source(delta, rate, n, const)
+        source = {"delta": 1} if in_units else _source(delta, rate and rate[0], n, const)
         schedules = [SCHEDULE_REGISTRY.build(s, alpha=alpha if s in ("constant-real",) else None,
                                              lam=lam if s == "fixed-ratio" else None)
                      for s in SCHEDULE_REGISTRY.names(aliases=False)]
         df = schedule_table(schedules, generations, **source)
         title = "R1 bounds by schedule" + (" (units of delta)" if in_units else "")
-    emit(df, fmt, title)
-
-
-@app.command(
-    "prove",
-    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-    add_help_option=False,
-    help="Check the machine-checked derivations of R1-R7, E3, E4 (see: boundkit prove -h).",
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def prove(args) -> int:
-    """Forward to ``python -m proofs`` (imported only here: boundkit stays light)."""
-    from proofs.cli import main as proofs_main
-
-    code = proofs_main(list(args), prog="boundkit prove")
-    if code:
-        raise click.exceptions.Exit(code)
-    return 0
+    if layout == "wide":
+        df = wide(df, value or WIDE_VALUE[name])
+    emit(df, fmt, title, **latex)
 
 
 @app.command()
@@ -231,65 +302,6 @@ def schema() -> None:
                           indent=2))
 
 
-def _register() -> None:
-    """Add the simulation-side commands (their modules import simulations lazily)."""
-    from boundkit.cli_simulate import results, simulate, sweep
-    from boundkit.cli_verify import verify
-
-    for command in (simulate, sweep, results, verify):
-        app.add_command(command)
-
-
-_register()
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the app and return the exit code (the console script passes it to sys.exit)."""
     return run_command(app, argv, "boundkit")
-
-
-def run_command(command: click.Command, argv: list[str] | None, prog: str) -> int:
-    """Run a click command under the error contract (module docstring); return the exit code.
-
-    ``--debug`` anywhere before the subcommand (or ``BOUNDKIT_DEBUG=1``) re-raises
-    unexpected errors with their traceback.
-    """
-    args = sys.argv[1:] if argv is None else list(argv)
-    debug = "--debug" in args[: _first_command(args)] or os.environ.get("BOUNDKIT_DEBUG") == "1"
-    try:
-        result = command.main(args=args, prog_name=prog, standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code or 0)
-    except click.exceptions.UsageError as exc:
-        return _fail(prog, exc.format_message(), 2)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        return _fail(prog, "interrupted.", 130)
-    except InvalidArgument as exc:
-        return _fail(prog, str(exc), 2)
-    except NotCertified as exc:
-        return _fail(prog, f"not certified: {exc}", 1)
-    except OSError as exc:
-        return _fail(prog, f"cannot read or write a file: {exc}", 1)
-    except Exception as exc:  # a bug: say so in one line; --debug shows the traceback
-        if debug:
-            traceback.print_exc()
-            return 1
-        where = "" if prog.startswith("boundkit") else " boundkit"
-        return _fail(prog, f"internal error (a bug, please report it): "
-                           f"{type(exc).__name__}: {exc}. Run{where} {prog.split()[0]} --debug "
-                           f"... for the traceback.", 1)
-    return result if isinstance(result, int) else 0
-
-
-def _first_command(args: list[str]) -> int:
-    """Index of the first argument that is not an option (the subcommand), or len(args)."""
-    for k, a in enumerate(args):
-        if not a.startswith("-"):
-            return k
-    return len(args)
-
-
-def _fail(prog: str, message: str, code: int) -> int:
-    text = " ".join(str(message).split())
-    sys.stderr.write(f"{prog}: error: {text[:2000]}\n")
-    return code

@@ -27,6 +27,7 @@ from boundkit._checks import (
     check_generations,
     check_instance,
     check_positive,
+    rate_text,
     to_float,
 )
 from boundkit.error_models import ErrorModel, n
@@ -59,7 +60,8 @@ class GrowthRow:
         """The JSON contract's keys (README, "JSON output")."""
         return {
             "generation": self.generation,
-            "rate": float(self.rate),
+            "rate": rate_text(self.rate),
+            "rate_float": float(self.rate),
             "eps": float(self.eps),
             "n_required": self.n_required,
             "exponent": None if self.exponent is None else float(self.exponent),

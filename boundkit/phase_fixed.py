@@ -37,7 +37,8 @@ import numpy as np
 import sympy as sp
 from flint import arb, ctx, fmpq
 
-from boundkit._phase_arb import Enclosure, enclose_t
+from boundkit._phase_arb import enclose_t
+from boundkit._phase_core import Enclosure, PhasePoint, risk
 from boundkit._phase_float import log_one_minus, logphi, split_rate
 
 #: Largest degree q·i of the exact route's polynomial (r = p/q).
@@ -150,8 +151,6 @@ def floor_points(r: Fraction, gens: list[int], *, const, n, floor, lam_max=1e12)
     scan). Where B_i rises over the whole range the result says so instead of a root.
     """
     from scipy.optimize import minimize_scalar
-
-    from boundkit.phase import PhasePoint, risk
 
     a = float(const) * float(n) ** (-float(r))
     grid = np.geomspace(1e-9, float(lam_max), 4000)

@@ -30,9 +30,9 @@ import numpy as np
 from flint import arb, ctx
 from scipy.optimize import brentq
 
+from boundkit._phase_core import PhasePoint, risk
 from boundkit._phase_float import logphi, split_rate
 from boundkit.errors import InvalidArgument
-from boundkit.phase import PhasePoint, risk
 
 GRID = 4000
 LAM_MIN = 1e-9

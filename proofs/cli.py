@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 from hypothesis.configuration import set_hypothesis_home_dir
 
+from boundkit._cli_common import run_command
 from boundkit._paths import check_output_file
 
 
@@ -75,6 +76,4 @@ def _run_without_traces(chosen, mutants: bool):
 def main(argv: list[str] | None = None, prog: str = "python -m proofs") -> int:
     """Run the command under boundkit's error contract: 0 verified, 1 a failed step, 2 a
     refused argument (one line, never a traceback)."""
-    from boundkit.cli import run_command
-
     return run_command(prove, argv, prog)

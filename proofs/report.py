@@ -10,6 +10,7 @@ compiles with pdflatex, amsmath and amssymb.
 
 from __future__ import annotations
 
+from boundkit.latex import escape
 from proofs._core import Report, StepResult
 
 SCOPE_NOTE = {
@@ -93,32 +94,9 @@ def _md_detail(text: str) -> str:
     return f"`{text[:300]}`" if text else ""
 
 
-_LATEX_TEXT = {
-    "δ": r"$\delta$", "ε": r"$\varepsilon$", "λ": r"$\lambda$", "α": r"$\alpha$",
-    "β": r"$\beta$", "π": r"$\pi$", "τ": r"$\tau$", "σ": r"$\sigma$", "μ": r"$\mu$",
-    "η": r"$\eta$", "γ": r"$\gamma$", "Σ": r"$\Sigma$", "Θ": r"$\Theta$", "≤": r"$\le$",
-    "≥": r"$\ge$", "≍": r"$\asymp$", "∝": r"$\propto$", "→": r"$\to$", "∈": r"$\in$",
-    "−": "-", "–": "--", "…": r"\ldots{}", "·": r"$\cdot$", "²": r"\textsuperscript{2}",
-    "⁴": r"\textsuperscript{4}", "⁵": r"\textsuperscript{5}", "√": r"$\surd$", "§": r"\S{}",
-    "’": "'", "±": r"$\pm$", "≈": r"$\approx$", "∞": r"$\infty$",
-}
-_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "_": r"\_", "^": r"\^{}", "{": r"\{", "}": r"\}",
-                  "&": r"\&", "%": r"\%", "#": r"\#", "$": r"\$", "~": r"\~{}"}
-
-
 def latex_text(text: str) -> str:
-    """Escape plain text for LaTeX, mapping Greek and symbols to ASCII macros."""
-    out = []
-    for ch in text:
-        if ch in _LATEX_SPECIAL:
-            out.append(_LATEX_SPECIAL[ch])
-        elif ch in _LATEX_TEXT:
-            out.append(_LATEX_TEXT[ch])
-        elif ord(ch) < 128:
-            out.append(ch)
-        else:
-            out.append("?")
-    return "".join(out)
+    """Plain text as ASCII LaTeX (one escaper for the project: :func:`boundkit.latex.escape`)."""
+    return escape(text)
 
 
 def render_latex(report: Report) -> str:

@@ -41,7 +41,11 @@ from simulations.registry import DATA_REGISTRY, build_model
 from simulations.streams import Streams
 
 HOLDOUT = 2000
-COLUMNS = ["replicate", "round", "generation", "n", "metric", "value", "lo", "hi"]
+#: The frame's columns: ``n`` is the round's training-set size n_i (for fixed-ratio
+#: (1+λ)n, real and synthetic together) and ``real_share`` the schedule's real weight α_i,
+#: so the round trains on about α_i n_i real points.
+COLUMNS = ["replicate", "round", "generation", "n", "real_share", "metric", "value", "lo",
+           "hi"]
 #: Default memory budget of one run (override with BOUNDKIT_MEMORY_GB).
 MEMORY_GB = 8.0
 
@@ -233,7 +237,8 @@ def run(config: LoopConfig, progress: Callable[[int, int], None] | None = None) 
     """Train ``config.replicates`` loops at once; the tidy frame of every round's metrics.
 
     Columns: replicate, round, generation (= round: generation i is the model of round
-    i), n, metric, value, lo, hi. ``frame.attrs`` holds ``config`` (the dict) and
+    i), n (the round's training-set size n_i), real_share (α_i), metric, value, lo, hi.
+    ``frame.attrs`` holds ``config`` (the dict) and
     ``config_hash``. The same config gives the same numbers on CPU.
     """
     if not isinstance(config, LoopConfig):
@@ -243,9 +248,11 @@ def run(config: LoopConfig, progress: Callable[[int, int], None] | None = None) 
     schedule = config.schedule_obj
     mix = _Mix(_structure(schedule))
     records: list[tuple[int, int, str, np.ndarray]] = []
+    shares: list[float] = []
     for i in range(config.rounds):
         alpha, beta = (1.0, []) if i == 0 else schedule.weights(i)
         alpha, beta = float(alpha), [float(b) for b in beta]
+        shares.append(alpha)
         data = _draw_round(ctx, mix, i, alpha, beta)
         law = _fit(ctx, data, i)
         metrics, f = _measure(ctx, mix, law, i, alpha, beta)
@@ -264,7 +271,7 @@ def run(config: LoopConfig, progress: Callable[[int, int], None] | None = None) 
         mix.add(sampling_law, dens, e_hi)
         if progress is not None:
             progress(i + 1, config.rounds)
-    return _frame(config, records)
+    return _frame(config, records, shares)
 
 
 def _to_host(ctx: _Context, data: torch.Tensor, law, metrics: dict) -> np.ndarray:
@@ -347,13 +354,14 @@ def _extra(law) -> dict:
     return {}
 
 
-def _frame(config: LoopConfig, records) -> pd.DataFrame:
+def _frame(config: LoopConfig, records, shares: list[float]) -> pd.DataFrame:
     reps = config.replicates
     ids = np.arange(config.first_replicate, config.first_replicate + reps)
     parts = []
     for rnd, size, name, (value, lo, hi) in records:
         parts.append(pd.DataFrame({"replicate": ids, "round": rnd, "generation": rnd,
-                                   "n": size, "metric": name, "value": value, "lo": lo,
+                                   "n": size, "real_share": shares[rnd], "metric": name,
+                                   "value": value, "lo": lo,
                                    "hi": hi}))
     frame = pd.concat(parts, ignore_index=True)
     frame = frame.sort_values(["replicate", "round"], kind="stable").reset_index(drop=True)

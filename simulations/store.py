@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -37,14 +38,21 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS rows (
     key TEXT NOT NULL REFERENCES runs(key) ON DELETE CASCADE,
     replicate INTEGER, round INTEGER, generation INTEGER, n INTEGER, metric TEXT,
-    value REAL, lo REAL, hi REAL
+    value REAL, lo REAL, hi REAL, real_share REAL
 );
 CREATE INDEX IF NOT EXISTS rows_by_key ON rows(key);
 """
 #: Columns of the ``runs`` table that ``list`` shows.
 SUMMARY = ["config_hash", "model", "data", "schedule", "n", "rounds", "replicates", "seed",
            "device", "status", "wall_s", "started", "ended", "version", "error"]
-ROW_COLUMNS = ["replicate", "round", "generation", "n", "metric", "value", "lo", "hi"]
+ROW_COLUMNS = ["replicate", "round", "generation", "n", "real_share", "metric", "value", "lo",
+               "hi"]
+#: The columns a boundkit store's tables must have (a file without them is refused).
+REQUIRED = {"runs": ["key", "config_hash", "version", "status", "config", *SUMMARY[1:]],
+            "rows": ["key", "replicate", "round", "generation", "n", "metric", "value", "lo",
+                     "hi"]}
+#: In :meth:`ResultStore.export`, the round's size: the run's ``n`` is the config's.
+EXPORT_RENAME = {"n": "n_round"}
 
 
 def package_version() -> str:
@@ -62,10 +70,13 @@ def run_key(config: LoopConfig, version: str | None = None) -> str:
 class ResultStore:
     """The SQLite store at ``path`` (created if missing, WAL mode)."""
 
-    def __init__(self, path: str | Path, timeout: float = 120.0):
+    def __init__(self, path: str | Path, timeout: float = 120.0, *, create: bool = True):
         if not isinstance(path, str | Path):
             raise TypeError(f"path must be a file path; got {type(path).__name__} {path!r}.")
         self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise InvalidArgument(f"--store={str(path)!r} does not exist. Pass the store a "
+                                  f"sweep wrote, e.g. --store results.db.", argument="store")
         try:
             if self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,10 +87,27 @@ class ResultStore:
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
             self._db.executescript(SCHEMA)
+            self._check_schema()
         except (sqlite3.Error, OSError) as exc:
             raise InvalidArgument(f"--store={str(path)!r} cannot be opened as a results store "
                                   f"({exc}). Pass a writable SQLite file path.",
                                   argument="store") from None
+
+    def _check_schema(self) -> None:
+        """Refuse a SQLite file that is not a boundkit store; add ``real_share`` to a store
+        written before that column existed (its rows read it as NULL)."""
+        for table, wanted in REQUIRED.items():
+            have = [row[1] for row in self._db.execute(f"PRAGMA table_info({table})")]
+            missing = [c for c in wanted if c not in have]
+            if missing:
+                self._db.close()
+                raise InvalidArgument(
+                    f"--store={str(self.path)!r} is not a boundkit results store: its table "
+                    f"{table!r} lacks {', '.join(missing)}. Pass a store that boundkit sweep "
+                    f"wrote, or a new file name.", argument="store")
+        rows = [row[1] for row in self._db.execute("PRAGMA table_info(rows)")]
+        if "real_share" not in rows:
+            self._db.execute("ALTER TABLE rows ADD COLUMN real_share REAL")
 
     def close(self) -> None:
         self._db.close()
@@ -116,7 +144,8 @@ class ResultStore:
                 return False
             self._db.execute("DELETE FROM runs WHERE key=?", (key,))
             self._db.execute(*self._insert_run(key, config, meta, "finished", None))
-            self._db.executemany("INSERT INTO rows VALUES (?,?,?,?,?,?,?,?,?)", rows)
+            self._db.executemany(f"INSERT INTO rows (key, {', '.join(ROW_COLUMNS)}) VALUES "
+                                 f"({','.join('?' * (len(ROW_COLUMNS) + 1))})", rows)
         return True
 
     def record_failure(self, config: LoopConfig, error: str, meta: dict) -> None:
@@ -165,8 +194,12 @@ class ResultStore:
 
     def find(self, prefix: str) -> dict:
         """The run whose config hash starts with ``prefix`` (unique), as a dict."""
-        rows = pd.read_sql_query("SELECT * FROM runs WHERE config_hash LIKE ? ORDER BY ended",
-                                 self._db, params=(f"{prefix}%",))
+        if not isinstance(prefix, str) or not re.fullmatch(r"[0-9a-f]{1,64}", prefix):
+            raise InvalidArgument(f"HASH must be 1 to 64 lowercase hex digits (a config hash "
+                                  f"or its start); got {str(prefix)[:70]!r}. Run `boundkit "
+                                  f"results list` for the hashes.", argument="hash")
+        rows = pd.read_sql_query("SELECT * FROM runs WHERE substr(config_hash, 1, ?) = ? "
+                                 "ORDER BY ended", self._db, params=(len(prefix), prefix))
         if rows.empty:
             raise InvalidArgument(f"no run in {self.path} has a config hash starting with "
                                   f"{prefix!r}. Run `boundkit results list` for the hashes.",
@@ -182,21 +215,40 @@ class ResultStore:
                                  "ORDER BY rowid", self._db, params=(key,))
 
     def export(self) -> pd.DataFrame:
-        """Every finished run's rows with its config columns (one tidy frame)."""
+        """Every finished run's rows with its config (one tidy frame).
+
+        Columns: ``config_hash``, the row columns with the round's size as ``n_round``
+        (``n`` is the config's round-0 size, as in :meth:`runs`), then every config field
+        under its own name (``model``, ``data``, ``n``, ``alpha``, ...): exact numbers as
+        text ("1/2"), dicts and lists as JSON text, absent values as None. Every config
+        column is text or None, so the frame round-trips through parquet and CSV.
+        """
         runs = self.runs("finished")
         frames = []
         for run in runs.itertuples(index=False):
-            frame = self.frame(run.key)
-            config = json.loads(run.config)
-            for k, v in config.items():
-                value = json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else v
-                frame.insert(len(frame.columns), f"config.{k}", value)
+            frame = self.frame(run.key).rename(columns=EXPORT_RENAME)
             frame.insert(0, "config_hash", run.config_hash)
+            for k, v in json.loads(run.config).items():
+                frame[k] = _text(v)
             frames.append(frame)
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-            columns=["config_hash", *ROW_COLUMNS])
+        if not frames:
+            return pd.DataFrame(columns=["config_hash",
+                                         *[EXPORT_RENAME.get(c, c) for c in ROW_COLUMNS]])
+        out = pd.concat(frames, ignore_index=True)
+        config_columns = out.columns[len(ROW_COLUMNS) + 1:]
+        out[config_columns] = out[config_columns].astype(object).where(
+            out[config_columns].notna(), None)
+        return out
 
     def integrity(self) -> str:
         """SQLite's integrity check ("ok" when the file is sound)."""
         return self._db.execute("PRAGMA integrity_check").fetchone()[0]
 
+
+def _text(value) -> str | None:
+    """A config value as text for export: None stays None, dicts/lists as JSON."""
+    if value is None:
+        return None
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    return str(value)

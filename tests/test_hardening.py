@@ -14,6 +14,7 @@ import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
 from fractions import Fraction
+from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -25,6 +26,8 @@ import simulations as sim
 from boundkit.cli import main
 from boundkit.errors import InvalidArgument
 from simulations.sampling import SyntheticSampling
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def cli(*argv: str) -> tuple[int, str, str]:
@@ -326,7 +329,7 @@ def test_no_runtime_warning_reaches_stderr():
 def test_prove_writes_no_hypothesis_directory(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "boundkit", "prove", "R1", "--no-mutants"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": os.getcwd()})
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr
     assert list(tmp_path.iterdir()) == []
 

@@ -215,7 +215,7 @@ def test_results_commands(tmp_path, capsys):
                  str(out)]) == 0
     frame = pd.read_csv(out)
     assert set(frame.config_hash) == {r["config_hash"] for r in rows}
-    assert {"config.model", "config.n", "metric", "value"} <= set(frame.columns)
+    assert {"model", "n", "n_round", "real_share", "metric", "value"} <= set(frame.columns)
 
 
 @pytest.mark.parametrize(("argv", "fragment"), [

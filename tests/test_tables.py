@@ -8,6 +8,7 @@ from fractions import Fraction
 
 import pandas as pd
 import pytest
+import sympy as sp
 
 from boundkit import Balanced, FullSynthetic, PowerLaw
 from boundkit.errors import InvalidArgument
@@ -23,12 +24,13 @@ from boundkit.tables import (
 
 def test_phase_table_columns_and_values():
     df = phase_transition_table(Fraction(1, 4), range(1, 11), exact=True)
-    assert list(df.columns) == ["generation", "rate", "convention", "x_critical",
+    assert list(df.columns) == ["generation", "rate", "rate_float", "convention", "x_critical",
                                 "lambda_critical",
                                 "lambda_break_even", "ratio_at_peak", "certified",
                                 "lambda_critical_exact"]
     assert df["certified"].all()
-    assert df.loc[0, "lambda_critical_exact"] == "3/2"
+    assert df.loc[0, "lambda_critical_exact"] == sp.Rational(3, 2)
+    assert df.loc[0, "rate"] == "1/4" and df.loc[0, "rate_float"] == 0.25
     assert df["lambda_critical"].is_monotonic_increasing
 
 
@@ -60,8 +62,8 @@ def test_latex_is_booktabs_and_markdown_has_header():
     md = export(df, "markdown")
     assert md.splitlines()[0].startswith("|") and "3.30278" in md
     csv = export(df, "csv")
-    assert csv.splitlines()[0].startswith("generation,rate,convention,x_critical")
-    with pytest.raises(InvalidArgument, match="format must be one of"):
+    assert csv.splitlines()[0].startswith("generation,rate,rate_float,convention,x_critical")
+    with pytest.raises(InvalidArgument, match="format='xlsx' is not known"):
         export(df, "xlsx")
 
 

@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from boundkit._cli_common import console
 from boundkit._parse import integer
 from boundkit._paths import check_output_dir
 from boundkit.errors import InvalidArgument
@@ -47,20 +48,25 @@ def verify(names, out, quick, store, workers, dask_address, partition, seed) -> 
                               "add --full or drop them.", argument="full")
     if dask_address is not None and partition is not None:
         raise InvalidArgument("pass one of --dask and --slurm, not both.", argument="dask")
-    out = check_output_dir(out)
     executor, close = None, None
-    if not quick:
+    if not quick:  # connect first: a refusal creates nothing on disk
         from simulations.sweep import dask_executor, slurm_executor
 
-        store = store or out / "results.sqlite"
+        store = store or Path(out) / "results.sqlite"
         if dask_address is not None:
             executor, close = dask_executor(dask_address, workers or 2)
         elif partition is not None:
             executor = slurm_executor(partition, Path(store).parent / "submitit")
             close = executor.shutdown
-    console = Console(stderr=True)
     try:
-        with console.status("verify") as status:
+        out = check_output_dir(out)
+    except InvalidArgument:
+        if close is not None:
+            close()
+        raise
+    err = Console(stderr=True)
+    try:
+        with err.status("verify") as status:
             verdicts = run_verify(names, out, QUICK if quick else FULL, store=store,
                                   executor=executor, workers=workers, seed=seed,
                                   progress=lambda name: status.update(f"verify: {name}"))
@@ -74,4 +80,4 @@ def verify(names, out, quick, store, workers, dask_address, partition, seed) -> 
         stat = "—" if v.statistic is None else f"{v.statistic:.3g}"
         table.add_row(v.claim, v.kind, v.model, v.data,
                       f"[{STYLE[v.verdict]}]{v.verdict}[/]", stat)
-    Console().print(table)
+    console().print(table)

@@ -23,6 +23,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from boundkit._cli_common import console as _console
 from boundkit._cli_common import emit, spell
 from boundkit._parse import NONNEGATIVE, POSITIVE, SHARE, Names, integer
 from boundkit.errors import InvalidArgument
@@ -45,9 +46,11 @@ def _sim_names(which: str):
               "density: moons, circles, swiss-roll, digits.")
 @click.option("--schedule", type=click.Choice(SCHEDULE_REGISTRY.names()), default="replace",
               help="A boundkit schedule or an alias: replace, accumulate, accumulate-subsample.")
-@click.option("--alpha", type=SHARE, default=None, help="Real share (constant-real; final-rescue).")
+@click.option("--alpha", type=SHARE, default=None,
+              help="Real share: constant-real (default 1/2) or final-rescue (default R3's "
+              "(i-1)/i).")
 @click.option("--lambda", "lam", type=NONNEGATIVE, default=None,
-              help="Synthetic-to-real ratio (fixed-ratio).")
+              help="Synthetic-to-real ratio (fixed-ratio; default 1).")
 @click.option("--rounds", type=integer(1, 100_000), default="10",
               help="Rounds (generations 0..rounds-1).")
 @click.option("--n", type=integer(2, 10**12), default="500", help="Samples per round (round 0).")
@@ -95,7 +98,7 @@ def simulate(model, data, schedule, alpha, lam, rounds, n, growth, replicates, s
         task = bar.add_task("rounds", total=None)
         result = job(progress=lambda done, total: bar.update(task, completed=done, total=total))
     emit(result["summary"], "table", f"{model} on {data}, {schedule}")
-    Console().print(f"frame: {result['frame']}\nfigures: {', '.join(result['figures'])}")
+    _console().print(f"frame: {result['frame']}\nfigures: {', '.join(result['figures'])}")
 
 
 
@@ -124,13 +127,18 @@ def sweep(config_file, store, workers, dask_address, partition) -> int:
                               "Slurm partition decides its own. Drop --workers.",
                               argument="workers")
     configs = load(config_file)
-    db = ResultStore(store)
     executor, close, size = None, None, workers
-    if dask_address is not None:
+    if dask_address is not None:  # connect first: a refusal creates no store
         executor, close = dask_executor(dask_address, workers or 2)
     elif partition is not None:
         executor = slurm_executor(partition, Path(store).parent / "submitit")
         close = executor.shutdown
+    try:
+        db = ResultStore(store)
+    except BaseException:
+        if close is not None:
+            close()
+        raise
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TimeRemainingColumn())
     console = Console(stderr=True)
@@ -149,7 +157,7 @@ def sweep(config_file, store, workers, dask_address, partition) -> int:
         if close is not None:
             close()
         db.close()
-    Console().print(f"{result.total} runs: {result.skipped} already in {store}, "
+    _console().print(f"{result.total} runs: {result.skipped} already in {store}, "
                     f"{result.finished} finished, {result.failed} failed"
                     + (" (see boundkit results list --status failed)" if result.failed else ""))
     if result.interrupted:
@@ -165,12 +173,10 @@ def results() -> None:
 
 
 def _open(store: Path):
+    """An existing store (refused, and nothing created, when missing or not a store)."""
     from simulations.store import ResultStore
 
-    if not Path(store).is_file():
-        raise InvalidArgument(f"--store={str(store)!r} does not exist. Pass the store a sweep "
-                              f"wrote, e.g. --store results.db.", argument="store")
-    return ResultStore(store)
+    return ResultStore(store, create=False)
 
 
 STORE = click.option("--store", type=click.Path(dir_okay=False, path_type=Path), required=True,
@@ -206,9 +212,10 @@ def show(config_hash, store) -> None:
     with _open(store) as db:
         run = db.find(config_hash)
         frame = db.frame(run["key"])
-    console = Console()
+    console = _console()
+    wall = "?" if run["wall_s"] is None else f"{run['wall_s']:.2f}"
     console.print(f"run {run['config_hash']}  ({run['status']}, boundkit {run['version']}, "
-                  f"{run['wall_s']:.2f} s, {run['started']} to {run['ended']})")
+                  f"{wall} s, {run['started']} to {run['ended']})")
     console.print(f"versions: {run['versions']}")
     if run["error"]:
         console.print(f"error: {run['error']}")
@@ -226,13 +233,13 @@ def show(config_hash, store) -> None:
               help="The file to write.")
 def export_runs(store, fmt, output) -> None:
     """The tidy frame of every finished run, with its config columns."""
-    from boundkit._paths import check_output_file
+    from boundkit._paths import check_output_file, sqlite_files
 
-    check_output_file(output)
     with _open(store) as db:
+        check_output_file(output, protected=sqlite_files(store))
         frame = db.export()
     if fmt == "parquet":
         frame.to_parquet(output, index=False)
     else:
         frame.to_csv(output, index=False)
-    Console().print(f"{len(frame):,} rows of {frame['config_hash'].nunique()} runs: {output}")
+    _console().print(f"{len(frame):,} rows of {frame['config_hash'].nunique()} runs: {output}")
