@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from simulations import LoopConfig, ResultStore, run, sweep
-from simulations.sweep import dask_executor, execute
+from simulations.sweeps import dask_executor, execute
 
 
 def configs(count: int) -> list[LoopConfig]:

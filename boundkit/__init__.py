@@ -2,7 +2,7 @@
 
 Convention everywhere: round i trains on π_i and produces p_{i+1}; **generation i**
 is that model p_{i+1} (generation 0 is trained on real data only). The
-mathematics and its result numbers (R1–R7, E1–E5) are in THEORY.md.
+mathematics and its result numbers (R1–R7, E1–E5) are in docs/theory.md.
 
 Importing boundkit never imports torch.
 """
@@ -34,6 +34,7 @@ from boundkit.linear_response import (
     linear_response_expr,
 )
 from boundkit.phase import (
+    Enclosure,
     PhasePoint,
     asymptotic_slope,
     asymptotic_slope_expr,
@@ -61,6 +62,24 @@ from boundkit.schedules import (
 
 __version__ = "0.1.0"
 
+#: Submodules reachable as attributes (``bk.tables``) and imported only when first used,
+#: so that ``import boundkit`` stays light (PEP 562).
+SUBMODULES = ("early_stopping", "error_models", "errors", "growth", "latex",
+              "linear_response", "phase", "phase_fixed", "phase_floor", "recursion", "registry",
+              "rescue", "schedules", "strategies", "tables")
+
+
+def __getattr__(name: str):
+    if name in SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"boundkit.{name}")
+    raise AttributeError(f"module 'boundkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *SUBMODULES])
+
 __all__ = [
     "ERROR_MODEL_REGISTRY",
     "KDE",
@@ -69,6 +88,7 @@ __all__ = [
     "Balanced",
     "ConstantRealShare",
     "Custom",
+    "Enclosure",
     "ErrorModel",
     "FinalRoundRescue",
     "FixedRatio",

@@ -125,7 +125,7 @@ def is_exact(value: object) -> bool:
 
 
 def check_rate(r: object, name: str = "rate") -> Fraction:
-    """A TV rate r in (0, 1) (THEORY.md §3), as an exact Fraction, within [1e-12, 1 − 1e-10]."""
+    """A TV rate r in (0, 1) (docs/theory.md §3), as an exact Fraction, in [1e-12, 1 − 1e-10]."""
     q = to_fraction(r, name)
     if not 0 < q < 1:
         raise InvalidArgument(

@@ -115,7 +115,10 @@ def _check_magnitudes(expr: sp.Expr, text: str, argument: str) -> None:
             if isinstance(sub, sp.Integer | sp.Rational) and _too_big(sub):
                 _refuse(text, argument)
             continue
-        value = sub.evalf(15)
+        try:
+            value = sub.evalf(15)
+        except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+            _refuse(text, argument, "a division by zero or an undefined value")
         if not value.is_number or _too_big(value):
             _refuse(text, argument)
 
@@ -124,12 +127,12 @@ def _too_big(value: sp.Expr) -> bool:
     try:
         re_, im = value.as_real_imag()
         mag = abs(complex(sp.Float(re_, 15), sp.Float(im, 15)))
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError):
         return True
     return not math.isfinite(mag) or mag > MAX_VALUE or (mag != 0 and mag < 1 / MAX_VALUE)
 
 
-def _refuse(text: str, argument: str) -> None:
-    raise InvalidArgument(f"{argument}={text!r} contains a number beyond float64's range "
-                          f"(|x| > 1e300 or < 1e-300). Pass a formula with moderate constants.",
-                          argument=argument)
+def _refuse(text: str, argument: str,
+            what: str = "a number beyond float64's range (|x| > 1e300 or < 1e-300)") -> None:
+    raise InvalidArgument(f"{argument}={text!r} contains {what}. Pass a formula with moderate, "
+                          f"defined constants.", argument=argument)

@@ -1,6 +1,6 @@
 r"""What the R6 modules share: conventions, argument checks, B_i(λ) and the result types.
 
-THEORY.md §4, R6. :mod:`boundkit.phase` (scaled convention and the public entry points),
+docs/theory.md §4, R6. :mod:`boundkit.phase` (scaled convention and the public entry points),
 :mod:`boundkit.phase_fixed` (fixed-real) and :mod:`boundkit.phase_floor` (a floor C0 > 0)
 all import from here and from nothing above them, so the three never import each other
 in a circle. The public names are re-exported by :mod:`boundkit.phase`.
@@ -36,7 +36,7 @@ CERTIFY_AUTO_LIMIT = 10_000
 EXACT_LIMIT = 200
 #: Largest degree of the critical polynomial built as a sympy Poly.
 POLY_LIMIT = 100_000
-#: R6's round-0 conventions (THEORY.md §4): round 0 on (1+λ)n real points, or on n alone.
+#: R6's round-0 conventions (docs/theory.md §4): round 0 on (1+λ)n real points, or on n alone.
 CONVENTIONS = ("scaled", "fixed-real")
 NO_BREAK_EVEN = ("fixed-real has no break-even ratio: B_i(lambda) > B_i(0) for every "
                  "lambda > 0 (it declines back towards B_i(0) only as lambda -> infinity)")
@@ -74,8 +74,34 @@ def _rq(r: Fraction) -> sp.Rational:
 
 
 def risk_expr(i: int, r, const=1, n=1, *, convention: str = "scaled") -> sp.Expr:
-    """B_i(λ) as a sympy expression in λ (R6): C n^{-r}(1+λ)^{1−r}(1 − x^{i+1}) ("scaled")
-    or C n^{-r}[x^i + (1+λ)^{1−r}(1 − x^i)] ("fixed-real")."""
+    """R6's bound B_i(λ) as a sympy expression in λ.
+
+    Parameters
+    ----------
+    i : int
+        The generation i ≥ 1.
+    r : rate
+        The TV rate r in (0, 1).
+    const, n : number
+        E1's constant C and the real sample size n.
+    convention : {"scaled", "fixed-real"}
+        R6's round-0 convention.
+
+    Returns
+    -------
+    sympy.Expr
+        C n^{-r}(1+λ)^{1−r}(1 − x^{i+1}) (scaled) or C n^{-r}[x^i + (1+λ)^{1−r}(1 − x^i)]
+        (fixed-real), x = λ/(1+λ).
+
+    References
+    ----------
+    docs/theory.md §4, R6.
+
+    Examples
+    --------
+    >>> risk_expr(1, "1/4")
+    (lambda + 1)**(3/4)*(-lambda**2/(lambda + 1)**2 + 1)
+    """
     conv = _convention(convention)
     i = _phase_generation(i, POLY_LIMIT, "symbolic")
     rq = _rq(check_rate(r))
@@ -89,11 +115,44 @@ def risk_expr(i: int, r, const=1, n=1, *, convention: str = "scaled") -> sp.Expr
 
 def risk(i: int, lam_values, r, const=1.0, n=1.0, floor=0.0, *,
          convention: str = "scaled") -> np.ndarray | float:
-    """B_i(λ) in float64, in log space (safe for λ up to 1e12 and i up to 1e6).
+    r"""R6's bound B_i(λ) in float64, in log space (λ up to 1e300, i up to 1e6).
 
-    With a floor C0 the per-round error is C((1+λ)n)^{-r} + C0, so
-    B_i(λ) = (C((1+λ)n)^{-r} + C0) (1+λ)(1 − x^{i+1}) ("scaled"), and
-    B_i(λ) = (C n^{-r} + C0) x^i + (C((1+λ)n)^{-r} + C0)(1+λ)(1 − x^i) ("fixed-real").
+    Parameters
+    ----------
+    i : int
+        The generation i ≥ 1.
+    lam_values : number or array_like
+        λ ≥ 0.
+    r : rate
+        The TV rate r in (0, 1).
+    const, n, floor : number
+        E1's C, the real sample size n and the floor C0 ≥ 0.
+    convention : {"scaled", "fixed-real"}
+        R6's round-0 convention.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        B_i at each λ (a float for a scalar λ).
+
+    Notes
+    -----
+    With a floor the per-round error is C((1+λ)n)^{-r} + C0, so
+
+    .. math::
+        B_i(\lambda) = \left(C((1+\lambda)n)^{-r} + C_0\right)(1+\lambda)(1 - x^{i+1})
+
+    ("scaled"), and (C n^{-r} + C0) x^i + (C((1+λ)n)^{-r} + C0)(1+λ)(1 − x^i)
+    ("fixed-real").
+
+    References
+    ----------
+    docs/theory.md §4, R6.
+
+    Examples
+    --------
+    >>> risk(1, [0.0, 1.5], "1/4").round(6)  # B_1(0) = 1; the peak at λ' = 3/2
+    array([1.      , 1.272433])
     """
     conv = _convention(convention)
     i = _phase_generation(i)
@@ -161,13 +220,33 @@ class Enclosure:
 
 @dataclass(frozen=True)
 class PhasePoint:
-    """R6 results for one generation i (the model p_{i+1} of round i).
+    """R6's results for one generation i (the model p_{i+1} of round i).
 
-    ``lambda_critical`` is None when B_i has no interior maximum for λ ≤ the
-    search cap (only possible with a floor C0 > 0); ``lambda_break_even`` is None
-    when B_i never returns to B_i(0) past the peak (or λ⁼ exceeds float64).
-    ``certified`` is True when an arb enclosure [lo, hi] provably contains the
-    critical point and the float value lies inside it.
+    Attributes
+    ----------
+    generation : int
+        The generation i ≥ 1.
+    rate : Fraction
+        The TV rate r.
+    x_critical : float or None
+        x' = λ'/(1+λ').
+    lambda_critical : float or None
+        λ'_i; None when B_i has no interior maximum for λ ≤ the search cap (only
+        possible with a floor C0 > 0).
+    lambda_break_even : float or None
+        λ⁼_i, None when B_i never returns to B_i(0) past the peak (always under
+        fixed-real), or λ⁼ exceeds float64.
+    ratio_at_peak : float or None
+        B_i(λ')/B_i(0).
+    certified : bool
+        True when an arb enclosure provably contains the critical point and the float
+        value lies inside it.
+    enclosure : tuple of float or None
+        That enclosure (lo, hi).
+    note : str
+        Why a value is absent, or how it was found.
+    convention : str
+        ``"scaled"`` or ``"fixed-real"``.
     """
 
     generation: int
@@ -196,3 +275,8 @@ class PhasePoint:
         }
 
 
+
+
+# The result types are public in boundkit.phase (and boundkit): say so in reprs, docs and
+# pickles (boundkit.phase re-exports both names).
+Enclosure.__module__ = PhasePoint.__module__ = "boundkit.phase"

@@ -149,7 +149,7 @@ def _model(name: str, rate, const):
 @click.option("--const", type=POSITIVE, default=None,
               help="Constant C (power-law, gaussian-mle; default 1).")
 @click.option("--model", type=click.Choice(ERROR_MODEL_REGISTRY.names()), default="power-law",
-              help="The per-round error model (THEORY.md §3).")
+              help="The per-round error model (docs/theory.md §3).")
 @format_option
 def growth(eps, rate, generations, const, model, fmt) -> None:
     """R2: samples per round needed to keep generation i within eps (full synthetic)."""
@@ -183,7 +183,7 @@ def _source(delta, rate, n, const, accumulate: bool = False) -> dict:
 
 @app.command()
 @click.option("--schedule", type=click.Choice(SCHEDULE_REGISTRY.names()), required=True,
-              help="The mixing schedule (THEORY.md §4); replace and accumulate are aliases.")
+              help="The mixing schedule (docs/theory.md §4); replace and accumulate are aliases.")
 @click.option("--generations", type=Generations(0), default="1..10", help=GEN_HELP)
 @click.option("--alpha", type=SHARE, default=None,
               help="Real share: constant-real (default 1/2) or final-rescue (default R3's "

@@ -1,6 +1,6 @@
 """E3 and R7: diffusion with the Li et al. (2023) bound and optimal early stopping.
 
-THEORY.md §3 (E3) and §4 (R7). Li, Yuan, Wang, Ma (NeurIPS 2023), Theorem 1,
+docs/theory.md §3 (E3) and §4 (R7). Li, Yuan, Wang, Ma (NeurIPS 2023), Theorem 1,
 in the verified form
 
 .. math::
@@ -33,7 +33,7 @@ m = sp.Symbol("m", positive=True)
 
 
 def kl_bound(tau_: sp.Expr, m_: sp.Expr, n_: sp.Expr, extra: sp.Expr = 0) -> sp.Expr:
-    """The E3 KL bound τ⁴/(mn) + τ³/m² + 1/τ + 1/m + extra (THEORY.md §3, E3)."""
+    """The E3 KL bound τ⁴/(mn) + τ³/m² + 1/τ + 1/m + extra (docs/theory.md §3, E3)."""
     return tau_**4 / (m_ * n_) + tau_**3 / m_**2 + 1 / tau_ + 1 / m_ + extra
 
 
@@ -47,7 +47,22 @@ def _size(value, name: str) -> Fraction:
 
 
 def tau_star_dominant() -> sp.Expr:
-    r"""R7 dominant balance: argmin of τ⁴/(mn) + 1/τ, solved by sympy: :math:`(mn/4)^{1/5}`."""
+    """R7's dominant balance: the τ that minimises τ⁴/(mn) + 1/τ, solved by sympy.
+
+    Returns
+    -------
+    sympy.Expr
+        (mn/4)^{1/5} in the symbols m and n: τ* ∝ n^{2/5} when m ∝ n.
+
+    References
+    ----------
+    docs/theory.md §3 (E3), §4 (R7).
+
+    Examples
+    --------
+    >>> tau_star_dominant()
+    2**(3/5)*m**(1/5)*n**(1/5)/2
+    """
     (root,) = sp.solve(sp.diff(tau**4 / (m * n) + 1 / tau, tau), tau)
     return sp.simplify(root)
 
@@ -58,10 +73,31 @@ def stationarity_poly(n_: sp.Expr, m_: sp.Expr) -> sp.Expr:
 
 
 def tau_star_exact(n_value: int, m_value: int) -> sp.Expr:
-    """The exact optimal stopping time as an algebraic number (sympy ``CRootOf``, R7).
+    """The exact optimal stopping time τ*(n, m) as an algebraic number.
 
-    One sign change in 4mτ⁵ + 3nτ⁴ − m²n, so exactly one positive root (Descartes);
-    it is the largest real root.
+    Parameters
+    ----------
+    n_value, m_value : int
+        The sample size n and the width m (positive integers).
+
+    Returns
+    -------
+    sympy.Expr
+        The unique positive root of 4mτ⁵ + 3nτ⁴ − m²n (a ``CRootOf``).
+
+    Notes
+    -----
+    m²nτ² · dKL/dτ = 4mτ⁵ + 3nτ⁴ − m²n has one sign change, so exactly one positive root
+    (Descartes); it is the largest real root.
+
+    References
+    ----------
+    docs/theory.md §4, R7.
+
+    Examples
+    --------
+    >>> tau_star_exact(10, 10)
+    CRootOf(4*tau**5 + 3*tau**4 - 100, 0)
     """
     nv, mv = _size(n_value, "n"), _size(m_value, "m")
     poly = sp.Poly(stationarity_poly(_q(nv), _q(mv)), tau)
@@ -69,7 +105,27 @@ def tau_star_exact(n_value: int, m_value: int) -> sp.Expr:
 
 
 def tau_star(n_value: float, m_value: float) -> float:
-    """The optimal stopping time τ*(n, m) in float64, by Brent's method in log τ (R7)."""
+    """The optimal stopping time τ*(n, m) in float64.
+
+    Parameters
+    ----------
+    n_value, m_value : float
+        The sample size n and the width m (> 0, up to 1e300).
+
+    Returns
+    -------
+    float
+        The positive root of 4mτ⁵ + 3nτ⁴ = m²n, by Brent's method in log τ.
+
+    References
+    ----------
+    docs/theory.md §4, R7.
+
+    Examples
+    --------
+    >>> round(tau_star(1000, 1000), 6)
+    11.864899
+    """
     nv, mv = float(_size(n_value, "n")), float(_size(m_value, "m"))
     log_mn = math.log(mv) + math.log(nv)
 
@@ -85,7 +141,7 @@ def tau_star(n_value: float, m_value: float) -> float:
 
 @dataclass(frozen=True)
 class LiDiffusion(ErrorModel):
-    r"""E3 diffusion error with optimal early stopping (THEORY.md §3 E3, R7).
+    r"""E3 diffusion error with optimal early stopping (docs/theory.md §3 E3, R7).
 
     .. math::
         \delta(n) = \sqrt{\mathrm{KL}(\tau^*(n), m(n), n) / 2},\qquad
@@ -96,7 +152,7 @@ class LiDiffusion(ErrorModel):
 
     Parameters
     ----------
-    width_factor : m = width_factor · n (default 1). THEORY.md's regime is m ∝ n; a
+    width_factor : m = width_factor · n (default 1). docs/theory.md's regime is m ∝ n; a
         fixed width would break the dominant balance (τ³/m² then grows with n), so
         it is not offered.
     loss_floor : the optimal-loss terms L⋆ (default 0).

@@ -1,4 +1,4 @@
-"""Per-round error models δ(n) (THEORY.md §3: E1, E2, E4, E5 and custom).
+"""Per-round error models δ(n) (docs/theory.md §3: E1, E2, E4, E5 and custom).
 
 Each model is a frozen dataclass holding its constants; ``expr`` is δ as a sympy
 expression in the sample size ``n``. The TV rate r (δ ≍ n^{-r}) is *derived*
@@ -9,6 +9,7 @@ E3 (Li et al. 2023 with optimal early stopping) lives in
 
 from __future__ import annotations
 
+import keyword
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from boundkit._checks import (
     check_rate,
     to_fraction,
 )
-from boundkit._formula import parse_formula
+from boundkit._formula import CONSTANTS, FUNCTIONS, parse_formula
 from boundkit.errors import InvalidArgument
 
 #: The sample-size symbol of every error model.
@@ -44,7 +45,32 @@ def _q(value: Fraction) -> sp.Rational:
 
 
 def derived_rate(expr: sp.Expr) -> sp.Expr:
-    r"""The exponent r with expr ≍ n^{-r}: :math:`-\lim_{n\to\infty} \log e / \log n`."""
+    """The TV rate r with expr ≍ n^{-r}, derived as a limit.
+
+    Parameters
+    ----------
+    expr : sympy.Expr
+        δ(n) in the symbol ``n``.
+
+    Returns
+    -------
+    sympy.Expr
+        r = −lim_{n→∞} n δ'(n)/δ(n) (or −lim log δ / log n); 0 for a floor.
+
+    Raises
+    ------
+    InvalidArgument
+        When neither limit is finite.
+
+    References
+    ----------
+    docs/theory.md §3.
+
+    Examples
+    --------
+    >>> derived_rate(PowerLaw("1/4").expr)
+    1/4
+    """
     check_instance(expr, sp.Expr, "expr", "PowerLaw('1/4').expr")
     el = _limit_or_none(n * sp.diff(expr, n) / expr)
     if el is None:
@@ -67,7 +93,21 @@ def _limit_or_none(e: sp.Expr) -> sp.Expr | None:
 
 
 class ErrorModel(ABC):
-    """A per-round learning error δ(n) = TV(p_{i+1}, π_i) as a function of n_i."""
+    """A per-round learning error δ(n) = TV(p_{i+1}, π_i) as a function of the round size.
+
+    Subclasses are frozen dataclasses holding their constants; ``expr`` is δ(n) as a
+    sympy expression in ``n``, from which the rate and the floor are derived (never
+    stored).
+
+    Attributes
+    ----------
+    name : str
+        The name tables and the CLI use.
+
+    References
+    ----------
+    docs/theory.md §3 (E1–E5, custom).
+    """
 
     #: Short name used in tables and the CLI.
     name: str = "model"
@@ -79,7 +119,7 @@ class ErrorModel(ABC):
 
     @cached_property
     def rate(self) -> sp.Expr:
-        r"""The TV rate :math:`r = -\lim_{n\to\infty} \log\delta(n) / \log n` (THEORY.md §3).
+        r"""The TV rate :math:`r = -\lim_{n\to\infty} \log\delta(n) / \log n` (docs/theory.md §3).
 
         Zero when δ has a floor that does not shrink with n. Computed as the limit of
         the elasticity, :math:`-\lim n\,\delta'(n)/\delta(n)` (L'Hôpital; much faster
@@ -145,8 +185,12 @@ class ErrorModel(ABC):
     def _log_delta(self, log_n: float) -> float:
         """log δ(e^{log_n}), evaluated so that n beyond float64 still works."""
         if log_n < 690:
-            return math.log(float(self.delta(math.exp(log_n))))
+            value = float(self.delta(math.exp(log_n)))
+            if value > 1e-290:  # else it underflows (e.g. exp(-n)): size it with sympy
+                return math.log(value)
         value = self.expr.subs(n, sp.exp(sp.Float(log_n, 30))).evalf(30)
+        if value == 0:
+            return -1e300  # below every target a float64 can hold
         return float(sp.log(value).evalf(30))
 
     def n_for_delta(self, target) -> float | None:
@@ -170,7 +214,7 @@ class ErrorModel(ABC):
 
 @dataclass(frozen=True)
 class PowerLaw(ErrorModel):
-    r"""E1 power law :math:`\delta(n) = C n^{-r} + C_0` (THEORY.md §3, E1).
+    r"""E1 power law :math:`\delta(n) = C n^{-r} + C_0` (docs/theory.md §3, E1).
 
     Parameters
     ----------
@@ -204,7 +248,7 @@ class PowerLaw(ErrorModel):
 
 @dataclass(frozen=True)
 class Fu2024Diffusion(ErrorModel):
-    r"""E2, the paper's reading of diffusion (preset ``fu2024``; THEORY.md §3, E2).
+    r"""E2, the paper's reading of diffusion (preset ``fu2024``; docs/theory.md §3, E2).
 
     .. math::
         \mathrm{KL}(\pi_i \| p_{i+1}) \le K n^{-1/2} + \kappa_T,
@@ -236,7 +280,7 @@ class Fu2024Diffusion(ErrorModel):
 
 @dataclass(frozen=True)
 class KDE(ErrorModel):
-    r"""E4 kernel density estimation (THEORY.md §3, E4).
+    r"""E4 kernel density estimation (docs/theory.md §3, E4).
 
     .. math::
         \mathbb{E}\,\mathrm{TV} \le c_b h^s + c_v (n h^d)^{-1/2},\qquad
@@ -293,7 +337,22 @@ class KDE(ErrorModel):
 
 @dataclass(frozen=True)
 class GaussianMLE(ErrorModel):
-    r"""E5 Gaussian maximum likelihood, :math:`\delta = C n^{-1/2}` (THEORY.md §3, E5)."""
+    """E5: Gaussian maximum likelihood, δ = C n^{-1/2}.
+
+    Parameters
+    ----------
+    const : number
+        C > 0 (default 1).
+
+    References
+    ----------
+    docs/theory.md §3, E5.
+
+    Examples
+    --------
+    >>> GaussianMLE().rate
+    1/2
+    """
 
     const: Fraction = Fraction(1)
     name: str = field(default="gaussian-mle", init=False, repr=False, compare=False)
@@ -308,7 +367,7 @@ class GaussianMLE(ErrorModel):
 
 @dataclass(frozen=True)
 class Custom(ErrorModel):
-    """Any sympy expression in ``n`` (THEORY.md §3, "Custom").
+    """Any sympy expression in ``n`` (docs/theory.md §3, "Custom").
 
     Parameters
     ----------
@@ -325,6 +384,15 @@ class Custom(ErrorModel):
         if params is not None and not isinstance(params, dict):
             raise TypeError(f"params must be a dict of symbol names to numbers; got "
                             f"{type(params).__name__} {params!r}. Pass e.g. params={{'C': 2}}.")
+        for key in params or {}:
+            if not (isinstance(key, str) and key.isidentifier() and key.isascii()
+                    and "__" not in key and not keyword.iskeyword(key) and key != "n"
+                    and key not in FUNCTIONS and key not in CONSTANTS):
+                raise InvalidArgument(
+                    f"params key {str(key)[:40]!r} is not a symbol name a formula may use: "
+                    f"names are plain identifiers (letters, digits, single underscores), not "
+                    f"n, a keyword or a function name. Pass e.g. params={{'C': 2}}.",
+                    argument="params")
         object.__setattr__(self, "params", tuple(sorted((params or {}).items(), key=str)))
         _ = self.expr  # validate now, before any work
 
@@ -345,11 +413,33 @@ class Custom(ErrorModel):
             raise InvalidArgument(
                 f"formula={self.formula!r} does not depend on n. An error model must be a "
                 f"function of the sample size n, e.g. '2*n**(-1/4)'.", argument="formula")
-        for size in (1, 10, 10**3, 10**6):
-            value = e.subs(n, size).evalf(20)
-            if not (value.is_real and value.is_finite and value >= 0):
+        fn = sp.lambdify(n, e, modules="math")
+        values = []
+        for size in (1, 10, 10**3, 10**6):  # float64 evaluation: never a huge exact power
+            try:
+                value = complex(fn(float(size)))
+            except (OverflowError, ZeroDivisionError, ValueError, TypeError):
+                value = complex(math.nan)
+            if not (value.imag == 0 and math.isfinite(value.real) and value.real >= 0):
                 raise InvalidArgument(
-                    f"formula={self.formula!r} is not a non-negative real error at n={size} (it "
-                    f"gives {value}). Pass a formula with delta(n) >= 0 for every n >= 1.",
+                    f"formula={self.formula!r} is not a finite non-negative real error in "
+                    f"float64 at n={size} (it gives {_shown(value)}). "
+                    f"Pass a formula with 0 <= delta(n) < 1e308 for every n >= 1.",
                     argument="formula")
+            values.append(value.real)
+        if values[-1] > values[-2] * (1 + 1e-12):  # growing over large n: 10^3 to 10^6
+            raise InvalidArgument(
+                f"formula={self.formula!r} grows with n (delta(10^3) = {values[-2]:.4g}, "
+                f"delta(10^6) = {values[-1]:.4g}): an error model must not get worse with more "
+                f"data. Check the sign of the exponent, e.g. 'C*n**(-r)' with r > 0.",
+                argument="formula")
         return e
+
+
+def _shown(value: complex) -> str:
+    """A formula's value as a refusal shows it."""
+    if value.imag != 0:
+        return f"the complex number {value}"
+    if not math.isfinite(value.real):
+        return "a value that overflows float64 or is undefined"
+    return f"{value.real:.4g}"

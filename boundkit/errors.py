@@ -30,4 +30,13 @@ class InvalidArgument(ValueError):
 
 
 class NotCertified(ArithmeticError):
-    """A numeric answer exists but could not be certified (see the message)."""
+    """A numeric answer exists but could not be certified in ball arithmetic.
+
+    Raised instead of returning a number that might be wrong; the message says what was
+    tried and what to do (a larger precision, another route).
+
+    Attributes
+    ----------
+    args : tuple
+        The message.
+    """

@@ -1,6 +1,6 @@
 r"""R2: sample growth under full synthetic data, and the inverse questions.
 
-THEORY.md §4, R2. With δ_k = C n^{-r} and equal round sizes, generation i obeys
+docs/theory.md §4, R2. With δ_k = C n^{-r} and equal round sizes, generation i obeys
 e_{i+1} ≤ (i+1) C n^{-r}, so keeping it ≤ ε needs
 
 .. math:: n \ge \Big(\frac{C (i+1)}{\varepsilon}\Big)^{1/r},
@@ -41,12 +41,25 @@ MAX_DIGITS = 1000
 
 @dataclass(frozen=True)
 class GrowthRow:
-    """R2 for one generation: ``n_required`` is None when ε is below the model's floor.
+    """R2 for one generation.
 
-    ``certified`` is True when n_required was checked in ball arithmetic: the bound
-    holds at n and fails at n − 1 (or n = 1). It is False only when that check could
-    not decide (a transcendental custom model at an exact tie); the value is then the
-    float solver's.
+    Attributes
+    ----------
+    generation : int
+        The generation i.
+    rate : sympy.Expr
+        The model's TV rate r.
+    eps : Fraction
+        The target ε.
+    n_required : int or None
+        The least round size, None when ε is below the model's floor.
+    exponent : sympy.Expr or None
+        1/r, the growth exponent.
+    certified : bool
+        True when n_required was checked in ball arithmetic (the bound holds at n and
+        fails at n − 1, or n = 1); False only when that check could not decide (a
+        transcendental custom model at an exact tie): the value is then the float
+        solver's.
     """
 
     generation: int
@@ -70,33 +83,75 @@ class GrowthRow:
 
 
 def growth_exponent(model: ErrorModel) -> sp.Expr | None:
-    """The exponent p in n_required ∝ i^p: 1/r (4 for ``fu2024``, 5 for E3); None if r = 0."""
+    """The exponent p in n_required ∝ i^p under full synthetic data: p = 1/r.
+
+    Parameters
+    ----------
+    model : ErrorModel
+        The per-round error model; its rate r is derived as a limit.
+
+    Returns
+    -------
+    sympy.Expr or None
+        1/r (4 for ``fu2024``, 5 for E3 with m ∝ n), or None when r = 0 (a floor).
+
+    References
+    ----------
+    docs/theory.md §3 (E2, E3), §4 (R2).
+
+    Examples
+    --------
+    >>> from boundkit import Fu2024Diffusion, LiDiffusion
+    >>> growth_exponent(Fu2024Diffusion()), growth_exponent(LiDiffusion())
+    (4, 5)
+    """
     check_instance(model, ErrorModel, "model", "PowerLaw('1/4')")
     r = model.rate
     return None if r == 0 else 1 / r
 
 
 def samples_required(generation: int, eps, model: ErrorModel) -> int | None:
-    r"""Least equal round size n ≥ 1 with (i+1) δ(n) ≤ ε for generation i ≥ 0 (R2).
+    r"""The least equal round size n that keeps generation i within ε under full synthetic data.
 
-    .. math:: e_{i+1} \le (i+1)\,\delta(n) \le \varepsilon
-
-    The answer is certified for every error model: the condition is decided in
-    ball arithmetic (python-flint arb) at n and at n − 1, exact ties by the minimal
-    polynomial. ε ≥ 1 needs no data at all (a TV distance never exceeds 1): 1.
+    Parameters
+    ----------
+    generation : int
+        The generation i ≥ 0.
+    eps : number
+        The target ε > 0 for e_{i+1}.
+    model : ErrorModel
+        The per-round error model δ(n).
 
     Returns
     -------
-    The integer n, or None when ε/(i+1) is at or below the model's floor.
+    int or None
+        The least n ≥ 1 with (i+1) δ(n) ≤ ε, or None when ε/(i+1) is at or below the
+        model's floor (no n reaches it). ε ≥ 1 needs no data (a TV never exceeds 1): 1.
 
     Raises
     ------
-    InvalidArgument : the answer would have more than 1,000 digits.
-    NotCertified : the decision at n or n − 1 could not be certified.
+    InvalidArgument
+        The answer would have more than 1,000 digits.
+    NotCertified
+        The decision at n or n − 1 could not be certified.
+
+    Notes
+    -----
+    .. math::
+        e_{i+1} \le (i+1)\,\delta(n) \le \varepsilon
+
+    The answer is certified for every error model: the condition is decided in ball
+    arithmetic (python-flint arb) at n and at n − 1, exact ties by the minimal polynomial.
 
     References
     ----------
-    Fu et al. (ICML 2024); THEORY.md §4, R2.
+    Fu et al. (ICML 2024); docs/theory.md §4, R2.
+
+    Examples
+    --------
+    >>> from boundkit import PowerLaw
+    >>> samples_required(1, "1/10", PowerLaw("1/4"))  # (2 / 0.1)^4
+    160000
     """
     g = check_generation(generation, minimum=0)
     e = check_positive(eps, "eps", "0.1")
@@ -151,7 +206,32 @@ def _least_n(model: ErrorModel, target: sp.Rational, log_n: float) -> int:
 
 
 def growth_rows(generations, eps, model: ErrorModel) -> list[GrowthRow]:
-    """R2 rows (generation, rate, eps, n_required, exponent, certified) per generation i ≥ 0."""
+    """R2 for each requested generation: the round size needed, the rate and the exponent.
+
+    Parameters
+    ----------
+    generations : int or sequence of int
+        Generations i ≥ 0.
+    eps : number
+        The target ε > 0.
+    model : ErrorModel
+        The per-round error model.
+
+    Returns
+    -------
+    list of GrowthRow
+        One row per generation (see :class:`GrowthRow`).
+
+    References
+    ----------
+    docs/theory.md §4, R2.
+
+    Examples
+    --------
+    >>> from boundkit import PowerLaw
+    >>> [r.n_required for r in growth_rows([0, 1], "1/10", PowerLaw("1/2"))]
+    [100, 400]
+    """
     gens = check_generations(generations, minimum=0)
     e = check_positive(eps, "eps", "0.1")
     exponent = growth_exponent(model)
@@ -167,7 +247,29 @@ def growth_rows(generations, eps, model: ErrorModel) -> list[GrowthRow]:
 
 
 def kl_per_round(generation: int, eps) -> Fraction:
-    """The KL budget per round that keeps generation i ≥ 0 within ε: 2ε²/(i+1)² (R2, Pinsker)."""
+    """The KL budget per round that keeps generation i within ε under full synthetic data.
+
+    Parameters
+    ----------
+    generation : int
+        The generation i ≥ 0.
+    eps : number
+        The target ε > 0.
+
+    Returns
+    -------
+    Fraction
+        2ε²/(i+1)²: by Pinsker δ ≤ sqrt(KL/2), and (i+1)δ ≤ ε.
+
+    References
+    ----------
+    docs/theory.md §4, R2.
+
+    Examples
+    --------
+    >>> kl_per_round(1, "1/10")
+    Fraction(1, 200)
+    """
     g = check_generation(generation, minimum=0)
     e = check_positive(eps, "eps", "0.1")
     return 2 * e**2 / (g + 1) ** 2
@@ -175,10 +277,14 @@ def kl_per_round(generation: int, eps) -> Fraction:
 
 @dataclass(frozen=True)
 class GenerationLimit:
-    """Answer to "how many generations stay within ε?".
+    """The answer to "how many generations stay within ε?".
 
-    ``last`` is the largest generation i with bound ≤ ε (None if not even
-    generation 0); ``forever`` is True when every generation does.
+    Attributes
+    ----------
+    last : int or None
+        The largest generation i whose bound is ≤ ε (None if not even generation 0).
+    forever : bool
+        True when every generation stays within ε.
     """
 
     last: int | None
@@ -188,12 +294,40 @@ class GenerationLimit:
 def max_generation(
     n, eps, model: ErrorModel, schedule: Schedule | None = None
 ) -> GenerationLimit:
-    """Largest generation whose bound stays ≤ ε at round size n (inverse of R2).
+    """The largest generation whose bound stays within ε at a fixed round size (R2 inverted).
 
-    Generation 0 is bounded by δ = δ(n·size_factor). Later generations use the
+    Parameters
+    ----------
+    n : number
+        The real round size.
+    eps : number
+        The target ε > 0.
+    model : ErrorModel
+        The per-round error model.
+    schedule : Schedule, optional
+        The mixing schedule (default full synthetic).
+
+    Returns
+    -------
+    GenerationLimit
+        ``last`` (None if not even generation 0) and ``forever``.
+
+    Notes
+    -----
+    Generation 0 is bounded by δ = δ(n · size_factor). Later generations use the
     schedule's closed form (bisection on i ≥ 1, harmonic numbers through
-    H_k = ψ(k+1) + γ) and its limit as i → ∞; schedules without one are evaluated
-    round by round up to their horizon.
+    H_k = ψ(k+1) + γ) and its limit as i → ∞; schedules without one are evaluated round
+    by round up to their horizon.
+
+    References
+    ----------
+    docs/theory.md §4, R2.
+
+    Examples
+    --------
+    >>> from boundkit import PowerLaw
+    >>> max_generation(10_000, "1/10", PowerLaw("1/2"))  # (i+1)/100 <= 1/10
+    GenerationLimit(last=9, forever=False)
     """
     schedule = FullSynthetic() if schedule is None else schedule
     check_instance(schedule, Schedule, "schedule", "FullSynthetic()")

@@ -99,13 +99,23 @@ def latex_cell(value: object, *, digits: int = 6, siunitx: bool = False) -> str 
     if isinstance(value, sp.Basic):
         return f"${sp.latex(value)}$"
     if isinstance(value, int | np.integer):
-        return _number(float(value), max(digits, len(str(abs(int(value))))), siunitx) \
-            if abs(int(value)) >= 10**15 else str(int(value))
+        return _big_int(int(value), digits, siunitx) if abs(int(value)) >= 10**15 \
+            else str(int(value))
     if isinstance(value, float | np.floating):
         if not math.isfinite(float(value)):
             return None
         return _number(float(value), digits, siunitx)
     return escape(value)
+
+
+def _big_int(value: int, digits: int, siunitx: bool) -> str:
+    """An integer of any size in scientific notation, from its digits (no float)."""
+    text = str(abs(value))
+    mantissa = text[0] + ("." + text[1:digits].rstrip("0") if text[1:digits].strip("0") else "")
+    sign = "-" if value < 0 else ""
+    if siunitx:
+        return rf"\num{{{sign}{mantissa}e{len(text) - 1}}}"
+    return rf"${sign}{mantissa} \times 10^{{{len(text) - 1}}}$"
 
 
 def _header(column: object, captions: dict[str, str]) -> str:

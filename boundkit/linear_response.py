@@ -1,4 +1,4 @@
-r"""R8 linear response (THEORY.md §8, beyond): a predictor of e_i, to be tested (claim V5).
+r"""R8 linear response (docs/theory.md §8, beyond): a predictor of e_i, to be tested (claim V5).
 
 Round i's fit lands at deviation d_{i+1} = Σ_k β_{i,k} d_k + a(n_i) + ξ_i from p0 (in
 a one-dimensional summary): a deterministic bias a and zero-mean noise ξ_i of
@@ -50,7 +50,19 @@ a_sym, s_sym = sp.symbols("a s", positive=True)
 
 @dataclass(frozen=True)
 class Response:
-    """R8's prediction per generation: bias m_i, noise sd s_i and e_i = E|m_i + s_i Z|."""
+    """R8's prediction per generation.
+
+    Attributes
+    ----------
+    generations : numpy.ndarray
+        The generations i.
+    bias : numpy.ndarray
+        The propagated bias m_i.
+    sd : numpy.ndarray
+        The propagated noise standard deviation s_i.
+    e : numpy.ndarray
+        The predicted error E|m_i + s_i Z|.
+    """
 
     generations: np.ndarray
     bias: np.ndarray
@@ -64,7 +76,29 @@ class Response:
 
 
 def folded_normal_mean(m, s) -> np.ndarray:
-    """E|m + sZ| = s sqrt(2/π) exp(−m²/(2s²)) + m (1 − 2Φ(−m/s)); |m| where s = 0."""
+    """The folded-normal mean E|m + sZ|, Z ~ N(0, 1), elementwise.
+
+    Parameters
+    ----------
+    m : array_like
+        The bias m.
+    s : array_like
+        The standard deviation s ≥ 0.
+
+    Returns
+    -------
+    numpy.ndarray or float
+        s sqrt(2/π) exp(−m²/(2s²)) + m (1 − 2Φ(−m/s)); |m| where s = 0.
+
+    References
+    ----------
+    docs/theory.md §8, R8.
+
+    Examples
+    --------
+    >>> round(float(folded_normal_mean(0, 1)), 12)  # sqrt(2/π)
+    0.797884560803
+    """
     m, s = _finite_array(m, "m"), _finite_array(s, "s")
     if np.any(s < 0):
         raise InvalidArgument(f"s is a standard deviation and must be >= 0; got {s!r}. "
@@ -188,18 +222,41 @@ def round_sizes(schedule: Schedule, rounds: int, n, convention: str) -> np.ndarr
 
 def linear_response(schedule: Schedule, bias, noise, generations, n=None, *,
                     convention: str = "scaled") -> Response:
-    """R8: the predicted e_i of each generation from per-round bias a and noise s.
+    r"""R8: the predicted error e_{i+1} of each generation from a per-round bias a and noise s.
 
     Parameters
     ----------
-    schedule : a boundkit schedule (its β give R1's matrix B).
-    bias, noise : a number (every round), one value per round 0..max(generations), or an
-        :class:`~boundkit.ErrorModel` evaluated at the round sizes (e.g.
-        ``PowerLaw("2/5", const=0.9)`` for a ∝ n^{-2/5}). noise is a standard deviation.
-    generations : generations i ≥ 0 (the model of round i).
-    n : base size (times the schedule's size factor) or one size per round; needed when
-        bias or noise is an ErrorModel.
-    convention : ``scaled`` or ``fixed-real`` (R6's round 0 for a fixed ratio: n alone).
+    schedule : Schedule
+        The mixing schedule (its β give R1's matrix B).
+    bias, noise : number, sequence or ErrorModel
+        A number (every round), one value per round 0..max(generations), or an
+        ErrorModel evaluated at the round sizes (e.g. ``PowerLaw("2/5", const=0.9)`` for
+        a ∝ n^{-2/5}). ``noise`` is a standard deviation.
+    generations : int or sequence of int
+        Generations i ≥ 0 (the model of round i).
+    n : number or sequence, optional
+        The base size (times the schedule's size factor) or one size per round; needed
+        when bias or noise is an ErrorModel.
+    convention : {"scaled", "fixed-real"}
+        R6's round 0 for a fixed ratio (fixed-real: the n real points alone).
+
+    Returns
+    -------
+    Response
+        Per generation: the bias m_i, the noise sd s_i and e = E|m_i + s_i Z|.
+
+    Notes
+    -----
+    .. math::
+        m = (I-B)^{-1} a,\qquad s_i^2 = \sum_k [(I-B)^{-1}]_{ik}^2\, s(n_k)^2,\qquad
+        e_i \approx E|m_i + s_i Z|
+
+    R8 assumes noise that does not depend on the current fit; where it shrinks with the
+    fit (the MLE variance of a collapsing loop), R8 is a first-order approximation.
+
+    References
+    ----------
+    docs/theory.md §8, R8.
 
     Examples
     --------
@@ -227,8 +284,28 @@ def linear_response(schedule: Schedule, bias, noise, generations, n=None, *,
 
 
 def linear_response_expr(schedule: Schedule) -> tuple[sp.Expr, sp.Expr] | None:
-    """(m_i, s_i²) in the symbols i, a, s for constant per-round bias a and noise s, where the
-    schedule has a closed form (full synthetic, constant real share, fixed ratio, balanced)."""
+    """R8's (m_i, s_i²) in closed form for a constant per-round bias a and noise s.
+
+    Parameters
+    ----------
+    schedule : Schedule
+        Full synthetic, constant real share, fixed ratio or balanced.
+
+    Returns
+    -------
+    tuple of sympy.Expr or None
+        (m_i, s_i²) in the symbols i, a, s; None for schedules without a closed form.
+
+    References
+    ----------
+    docs/theory.md §8, R8.
+
+    Examples
+    --------
+    >>> from boundkit import FullSynthetic
+    >>> linear_response_expr(FullSynthetic())
+    (a*(i + 1), s**2*(i + 1))
+    """
     check_instance(schedule, Schedule, "schedule", "FullSynthetic()")
     if isinstance(schedule, Balanced):
         k = sp.Symbol("k", integer=True, positive=True)

@@ -1,6 +1,6 @@
 r"""R6 phase transition: fixed real data n, λn synthetic data from the latest model.
 
-THEORY.md §4, R6. With E1 (δ = C n^{-r}) and x = λ/(1+λ):
+docs/theory.md §4, R6. With E1 (δ = C n^{-r}) and x = λ/(1+λ):
 
 .. math::
     B_i(\lambda) = C n^{-r} (1+\lambda)^{1-r} (1 - x^{i+1}),\qquad
@@ -74,9 +74,33 @@ __all__ = [
 
 
 def critical_poly(i: int, r) -> sp.Poly:
-    """h_i(x) = (1−r) Σ_{k≤i} x^k − (i+1) x^i as a sympy Poly with rational coefficients.
+    """R6's critical polynomial h_i(x) with rational coefficients.
 
-    Built from its coefficient list (degree up to 100,000 in well under a second).
+    Parameters
+    ----------
+    i : int
+        The generation, 1 ≤ i ≤ 100,000.
+    r : rate
+        A rational TV rate in (0, 1).
+
+    Returns
+    -------
+    sympy.Poly
+        h_i(x) = (1−r) Σ_{k≤i} x^k − (i+1) x^i, built from its coefficient list.
+
+    Notes
+    -----
+    One sign change in the coefficients, so exactly one positive root x' (Descartes),
+    and λ'_i = x'/(1 − x').
+
+    References
+    ----------
+    docs/theory.md §4, R6.
+
+    Examples
+    --------
+    >>> critical_poly(1, "1/4")
+    Poly(-5/4*x + 3/4, x, domain='QQ')
     """
     i = _phase_generation(i, POLY_LIMIT, "polynomial")
     rq = _rq(check_rate(r))
@@ -88,8 +112,26 @@ def critical_poly(i: int, r) -> sp.Poly:
 def critical_x_exact(i: int, r) -> sp.Expr:
     """The exact root x' ∈ (0, 1) of h_i: radicals for i ≤ 2, else a ``CRootOf``.
 
-    Exactly one positive root (one sign change), so it is the largest real root.
-    Limited to i ≤ 200 (root isolation of degree i + 1 takes ~0.6 s there).
+    Parameters
+    ----------
+    i : int
+        The generation, 1 ≤ i ≤ 200 (root isolation of degree i + 1).
+    r : rate
+        A rational TV rate in (0, 1).
+
+    Returns
+    -------
+    sympy.Expr
+        x' (the largest real root: the only positive one).
+
+    References
+    ----------
+    docs/theory.md §4, R6.
+
+    Examples
+    --------
+    >>> critical_x_exact(1, "1/4")
+    3/5
     """
     _phase_generation(i, EXACT_LIMIT, "exact")
     poly = critical_poly(i, r)
@@ -101,9 +143,36 @@ def critical_x_exact(i: int, r) -> sp.Expr:
 
 
 def lambda_critical_exact(i: int, r, *, convention: str = "scaled") -> sp.Expr:
-    """λ'_i exactly; closed forms λ'_1 = (1−r)/(2r), λ'_2 at r = 1/4 = (3+√13)/2 ("scaled"),
-    λ'_1 = r^{-1/(1-r)} − 1 ("fixed-real"; a ``CRootOf`` of degree ≈ q·i ≤ 400 beyond,
-    r = p/q: :func:`boundkit.phase_fixed.lambda_exact`)."""
+    r"""λ'_i as an exact algebraic number (sympy).
+
+    Parameters
+    ----------
+    i : int
+        The generation, 1 ≤ i ≤ 200.
+    r : rate
+        A rational rate p/q in (0, 1).
+    convention : {"scaled", "fixed-real"}
+        R6's round-0 convention.
+
+    Returns
+    -------
+    sympy.Expr
+        Radicals where they exist (λ'_1 = (1−r)/(2r) and λ'_2 at r = 1/4 = (3+√13)/2
+        scaled; λ'_1 = r^{-1/(1-r)} − 1 fixed-real), else an expression in a ``CRootOf``
+        of h_i (scaled, degree i+1) or of a polynomial of degree about q·i ≤ 400
+        (fixed-real, [boundkit.phase_fixed][]).
+
+    References
+    ----------
+    docs/theory.md §4, R6 ("Exact values").
+
+    Examples
+    --------
+    >>> lambda_critical_exact(2, "1/4")
+    3/2 + sqrt(13)/2
+    >>> lambda_critical_exact(1, "1/4", convention="fixed-real")
+    -1 + 4*2**(2/3)
+    """
     if _convention(convention) == "fixed-real":
         g = _phase_generation(i, EXACT_LIMIT, "exact")
         rq = check_rate(r)
@@ -121,31 +190,162 @@ def lambda_critical_exact(i: int, r, *, convention: str = "scaled") -> sp.Expr:
 
 
 def asymptotic_slope(r) -> float:
-    """lim λ'_i / i = 1/u*(r), u* = −(1−r) − W_{−1}(−(1−r) e^{−(1−r)}) (R6, beyond)."""
+    r"""The slope of λ'_i in i: lim λ'_i / i = 1/u*(r) (R6, beyond the paper).
+
+    Parameters
+    ----------
+    r : rate
+        The TV rate r in (0, 1).
+
+    Returns
+    -------
+    float
+        1/u*, where u* > 0 solves (1 − r)(e^u − 1) = u.
+
+    Notes
+    -----
+    .. math::
+        u^* = -(1-r) - W_{-1}\left(-(1-r)e^{-(1-r)}\right)
+
+    References
+    ----------
+    docs/theory.md §4, R6.
+
+    Examples
+    --------
+    >>> round(asymptotic_slope("1/4"), 6)
+    1.817518
+    """
     return 1.0 / _phase_float.asymptotic_u(check_rate(r))
 
 
 def asymptotic_slope_expr(r) -> sp.Expr:
-    """The slope 1/u*(r) as a sympy expression with ``LambertW(·, -1)``."""
+    """The slope 1/u*(r) of λ'_i as a sympy expression with the lower Lambert W branch.
+
+    Parameters
+    ----------
+    r : rate
+        The TV rate r in (0, 1).
+
+    Returns
+    -------
+    sympy.Expr
+        1 / (−(1−r) − W_{−1}(−(1−r) e^{−(1−r)})).
+
+    References
+    ----------
+    docs/theory.md §4, R6.
+
+    Examples
+    --------
+    >>> asymptotic_slope_expr("1/4")
+    1/(-3/4 - LambertW(-3*exp(-3/4)/4, -1))
+    """
     a = 1 - _rq(check_rate(r))
     return 1 / (-a - sp.LambertW(-a * sp.exp(-a), -1))
 
 
-def lambda_critical(generations, r, *, convention: str = "scaled") -> np.ndarray:
-    """λ'_i in float64 for every requested generation at once (vectorised; no floor).
+def lambda_critical(generations, r, *, convention: str = "scaled") -> np.ndarray | float:
+    r"""The critical synthetic-to-real ratio λ'_i in float64, vectorised over generations.
 
-    ``convention="fixed-real"`` solves :mod:`boundkit.phase_fixed`'s critical equation.
+    Parameters
+    ----------
+    generations : int or sequence of int
+        Generations i ≥ 1 (generation i is the model p_{i+1} of round i), up to 10^6
+        of them at once.
+    r : rate
+        The per-round TV rate r in (0, 1) of E1 (δ = C n^{-r}): ``"1/4"``, ``0.25`` or a
+        ``Fraction``.
+    convention : {"scaled", "fixed-real"}
+        R6's round-0 convention: round 0 on (1+λ)n real points, or on the n real points
+        alone (see [boundkit.phase_fixed][]).
+
+    Returns
+    -------
+    float or numpy.ndarray
+        A float for a scalar generation, an array (one λ'_i per generation, in order)
+        for a sequence: numpy's rule, scalar in, scalar out.
+
+    Raises
+    ------
+    InvalidArgument
+        For generation 0 (round 0 has no phase transition), a rate outside (0, 1), or
+        more than 10^6 generations.
+
+    Notes
+    -----
+    Under ``"scaled"``, x' = λ'/(1+λ') is the unique root in (0, 1) of
+
+    .. math::
+        h_i(x) = (1-r)\sum_{k=0}^{i} x^k - (i+1)x^i,\qquad \lambda'_i = \frac{x'}{1-x'},
+
+    solved in log space as t = log(1 + 1/λ') by a bracketed Newton iteration, so i up to
+    10^6 and r from 10^-12 to 1 − 10^-10 stay accurate. λ' depends on neither n nor C
+    (no floor; with a floor use [phase_transition][boundkit.phase.phase_transition]).
+    [lambda_critical_certified][boundkit.phase.lambda_critical_certified] proves an
+    enclosure; [lambda_critical_exact][boundkit.phase.lambda_critical_exact] gives the
+    algebraic number.
+
+    References
+    ----------
+    docs/theory.md §4, R6 (docs: Theory, "R6 phase transition"). Fu et al., ICML 2024.
+
+    Examples
+    --------
+    >>> round(lambda_critical(1, "1/4"), 12)  # (1 - r) / (2r)
+    1.5
+    >>> lambda_critical([1, 2], "1/4").round(6)
+    array([1.5     , 3.302776])
+    >>> round(lambda_critical(1, "1/4", convention="fixed-real"), 4)  # r^(-1/(1-r)) - 1
+    5.3496
     """
     conv = _convention(convention)
+    scalar = isinstance(generations, int | np.integer) and not isinstance(generations, bool)
     gens = np.asarray(_phase_generations(generations), dtype=np.float64)
     if conv == "fixed-real":
-        return phase_fixed.lambda_from_t(phase_fixed.critical_t(gens, check_rate(r)))
-    u = _phase_float.critical_u(gens, check_rate(r))
-    return 1.0 / np.expm1(u / (gens + 1))
+        out = phase_fixed.lambda_from_t(phase_fixed.critical_t(gens, check_rate(r)))
+    else:
+        u = _phase_float.critical_u(gens, check_rate(r))
+        out = 1.0 / np.expm1(u / (gens + 1))
+    return float(out[0]) if scalar else out
 
 
 def lambda_critical_certified(i: int, r, *, convention: str = "scaled") -> Enclosure:
-    """A certified enclosure of λ'_i (python-flint arb; see :mod:`boundkit._phase_arb`)."""
+    r"""A certified interval that provably contains λ'_i (python-flint arb balls).
+
+    Parameters
+    ----------
+    i : int
+        The generation, i ≥ 1.
+    r : rate
+        The per-round TV rate r in (0, 1).
+    convention : {"scaled", "fixed-real"}
+        R6's round-0 convention.
+
+    Returns
+    -------
+    Enclosure
+        ``lo``, ``hi`` (rounded outward) and ``certified``; when the proof fails,
+        ``certified`` is False and ``reason`` says why (never a wrong interval).
+
+    Notes
+    -----
+    The float solver gives t ≈ log(1 + 1/λ'). With g(x) = (1−x) h_i(x), ball arithmetic
+    checks g(e^{-t_hi}) > 0 > g(e^{-t_lo}) on a bracket around t (128 bits, then a wider
+    bracket at 256 bits). Since h_i has exactly one positive root (Descartes: one sign
+    change), a sign change proves λ'_i ∈ [1/expm1(t_hi), 1/expm1(t_lo)]; rounding can make
+    a check fail, never pass wrongly.
+
+    References
+    ----------
+    docs/theory.md §4, R6.
+
+    Examples
+    --------
+    >>> e = lambda_critical_certified(2, "1/4")
+    >>> e.certified and e.lo <= (3 + 13 ** 0.5) / 2 <= e.hi
+    True
+    """
     conv = _convention(convention)
     i = _phase_generation(i)
     rq = check_rate(r)
@@ -160,11 +360,54 @@ def phase_transition(
     r, generations, *, const=1, n=1, floor=0, certify: bool | None = None, lam_max=1e12,
     convention: str = "scaled",
 ) -> list[PhasePoint]:
-    """λ'_i, λ⁼_i and the peak ratio B_i(λ')/B_i(0) for each generation (R6).
+    r"""R6 for each generation: λ'_i, the break-even ratio λ⁼_i and the peak ratio.
 
-    Without a floor λ' depends on neither n nor C. ``certify=None`` certifies
-    when there are at most 10,000 generations. Under ``convention="fixed-real"``
-    ``lambda_break_even`` is None (there is none; see ``note``).
+    Parameters
+    ----------
+    r : rate
+        The per-round TV rate r in (0, 1) of E1.
+    generations : int or sequence of int
+        Generations i ≥ 1.
+    const, n : number
+        E1's constant C and the real sample size n (they matter only with a floor).
+    floor : number
+        A floor C0 ≥ 0: δ = C n^{-r} + C0. With a floor the ascent-then-decline may
+        vanish; the solver then says so (``lambda_critical`` None and a ``note``).
+    certify : bool or None
+        Prove each λ'_i with arb; None certifies when there are at most 10,000
+        generations.
+    lam_max : float
+        The largest λ searched with a floor.
+    convention : {"scaled", "fixed-real"}
+        R6's round-0 convention (fixed-real has no break-even ratio).
+
+    Returns
+    -------
+    list of PhasePoint
+        One per generation, in order: ``x_critical``, ``lambda_critical``,
+        ``lambda_break_even`` (None where none exists), ``ratio_at_peak`` =
+        B_i(λ')/B_i(0), ``certified``, ``enclosure`` and a ``note``.
+
+    Notes
+    -----
+    .. math::
+        B_i(\lambda) = C n^{-r}(1+\lambda)^{1-r}\,(1 - x^{i+1}),\qquad
+        x = \frac{\lambda}{1+\lambda}
+
+    rises from B_i(0) = C n^{-r}, peaks at λ'_i and falls back through B_i(0) at λ⁼_i,
+    past which adding synthetic data beats adding none; λ⁼_i/(i+1)^{1/r} → 1.
+
+    References
+    ----------
+    docs/theory.md §4, R6 (the scaled and fixed-real conventions, the floor).
+
+    Examples
+    --------
+    >>> p = phase_transition("1/4", [1])[0]
+    >>> round(p.lambda_critical, 6), round(p.lambda_break_even, 4), p.certified
+    (1.5, 12.8049, True)
+    >>> phase_transition("1/4", [1], convention="fixed-real")[0].lambda_break_even is None
+    True
     """
     conv = _convention(convention)
     rq = check_rate(r)

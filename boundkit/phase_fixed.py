@@ -1,4 +1,4 @@
-r"""R6 under the "fixed-real" round-0 convention (THEORY.md §4, last bullet of R6).
+r"""R6 under the "fixed-real" round-0 convention (docs/theory.md §4, last bullet of R6).
 
 Round 0 trains on the n real points alone; every later round on those n plus λn
 synthetic points from the latest model. With E1 (δ = C n^{-r}), x = λ/(1+λ) and

@@ -1,6 +1,6 @@
 r"""R6 with a floor C0 > 0: the ascent-then-decline may vanish; never a spurious root.
 
-THEORY.md §4, R6 (last bullet). With δ(n) = C n^{-r} + C0 and n_i = (1+λ)n,
+docs/theory.md §4, R6 (last bullet). With δ(n) = C n^{-r} + C0 and n_i = (1+λ)n,
 
 .. math::
     B_i(\lambda) = \big(A (1+\lambda)^{-r} + C_0\big)\,(1+\lambda)(1 - x^{i+1}),
@@ -63,8 +63,12 @@ def phase_transition_floor(
     if not (math.isfinite(lam_max) and lam_max > LAM_MIN):
         raise InvalidArgument(f"lam_max must be finite and > {LAM_MIN}; got {lam_max}. Pass e.g. "
                               f"1e12.", argument="lam_max")
-    a = float(const) * float(n) ** (-rr)
-    rho = float(floor) / a
+    log_rho = math.log(float(floor)) - (math.log(float(const)) - rr * math.log(float(n)))
+    if log_rho > 690:  # C0 / (C n^{-r}) > 1e299: B_i is C0 (1+λ)(1 − x^{i+1}), rising in λ
+        return [PhasePoint(gen, r, None, None, None, None, False, None,
+                           f"no phase transition: the floor C0 exceeds C n^(-r) by a factor "
+                           f"e^{log_rho:.4g}, so B_i rises with lambda") for gen in gens]
+    rho = math.exp(log_rho)
     # t descending  <=>  λ ascending.
     t_grid = np.geomspace(math.log1p(1 / LAM_MIN), math.log1p(1 / lam_max), GRID)
     out = []
@@ -150,10 +154,17 @@ def _certify(t_c: float, big_n: int, r: Fraction, rho: float):
 
 
 def _break_even(gen, r, const, n, floor, lam_c, lam_max, b0) -> float | None:
-    """First λ > λ' with B_i(λ) = B_i(0), or None within λ ≤ λ_max."""
+    """First λ > λ' with B_i(λ) = B_i(0), or None within λ ≤ λ_max.
+
+    A crossing counts only where B_i falls clearly below B_i(0) (by 1e-12 relative):
+    with a floor B_i can approach B_i(0) from above as λ → ∞. At i = 1, C = n = C0 = 1:
+    B_1(λ) = ((1+λ)^{-r} + 1)(1 + x) with x = λ/(1+λ), so B_1 − B_1(0) = B_1 − 2 ≈
+    2ε^r − ε > 0 (ε = 1/(1+λ)): never a crossing, though float64 rounds it to a tie.
+    """
+    tol = 1e-12 * b0
     grid = np.geomspace(lam_c, lam_max, GRID)
     vals = np.asarray(risk(gen, grid, r, const, n, floor)) - b0
-    below = np.nonzero(vals <= 0)[0]
+    below = np.nonzero(vals <= -tol)[0]
     if below.size == 0 or below[0] == 0:  # B_i(λ') > B_i(0), so index 0 cannot qualify
         return None
     k = below[0]
@@ -161,4 +172,14 @@ def _break_even(gen, r, const, n, floor, lam_c, lam_max, b0) -> float | None:
     def f(log_l):
         return float(risk(gen, math.exp(log_l), r, const, n, floor)) - b0
 
-    return math.exp(brentq(f, math.log(grid[k - 1]), math.log(grid[k]), xtol=1e-14, rtol=1e-15))
+    logs = np.log(grid)
+    if f(logs[k - 1]) > 0 >= f(logs[k]):
+        return math.exp(brentq(f, logs[k - 1], logs[k], xtol=1e-14, rtol=1e-15))
+    # The vectorised and scalar evaluations disagree at a near-tie (B_i within rounding of
+    # B_i(0)): scan with the scalar one, so that the bracket brentq gets changes sign.
+    values = np.array([f(w) for w in logs])
+    change = np.nonzero((values[:-1] > 0) & (values[1:] <= -tol))[0]
+    if change.size == 0:
+        return None
+    j = int(change[0])
+    return math.exp(brentq(f, logs[j], logs[j + 1], xtol=1e-14, rtol=1e-15))

@@ -1,6 +1,6 @@
 r"""R1, the master inequality, unrolled for any schedule and error model.
 
-THEORY.md §2:
+docs/theory.md §2:
 
 .. math::
     e_{i+1} \le \delta_i + \sum_{k=1}^{i} \beta_{i,k} e_k, \qquad
@@ -63,7 +63,35 @@ def _check_rounds(schedule: Schedule, last: int, limit: int, route: str) -> None
 
 
 def bound_symbolic(schedule: Schedule, rounds: int) -> list[sp.Expr]:
-    """b_1..b_{N+1} as sympy expressions in the symbols δ_0..δ_N (R1, exact weights)."""
+    r"""R1's bounds b_1..b_{N+1} as sympy expressions in the symbols δ_0..δ_N.
+
+    Parameters
+    ----------
+    schedule : Schedule
+        A schedule with exact weights.
+    rounds : int
+        N ≥ 0, the last round: N + 1 bounds are returned.
+
+    Returns
+    -------
+    list of sympy.Expr
+        b_{k+1} for k = 0..N, linear in the δ's.
+
+    Notes
+    -----
+    .. math::
+        b_1 = \delta_0,\qquad b_{i+1} = \delta_i + \sum_k \beta_{i,k} b_k
+
+    References
+    ----------
+    docs/theory.md §2, R1.
+
+    Examples
+    --------
+    >>> from boundkit import Balanced
+    >>> bound_symbolic(Balanced(), 1)
+    [delta_0, delta_0/2 + delta_1]
+    """
     _check_schedule(schedule)
     rounds = check_int(rounds, "rounds", 0, None, "5")
     _check_rounds(schedule, rounds, SYMBOLIC_LIMIT, "symbolic")
@@ -72,9 +100,35 @@ def bound_symbolic(schedule: Schedule, rounds: int) -> list[sp.Expr]:
 
 
 def bound_exact(schedule: Schedule, deltas: Sequence) -> list[Fraction]:
-    """b_1..b_{N+1} in exact rational arithmetic from exact δ_0..δ_N (R1).
+    r"""R1's bounds b_1..b_{N+1} in exact rational arithmetic.
 
-    Needs a schedule with exact weights; O(N²), for N up to 2,000.
+    Parameters
+    ----------
+    schedule : Schedule
+        A schedule with exact weights.
+    deltas : sequence of exact numbers
+        δ_0..δ_N (ints, Fractions, "p/q" strings), N ≤ 2,000 (O(N²)).
+
+    Returns
+    -------
+    list of Fraction
+        b_1..b_{N+1}.
+
+    Notes
+    -----
+    .. math::
+        b = (I - B)^{-1}\delta
+
+    References
+    ----------
+    docs/theory.md §2, R1.
+
+    Examples
+    --------
+    >>> from fractions import Fraction
+    >>> from boundkit import Balanced
+    >>> bound_exact(Balanced(), [Fraction(1, 10)] * 3)  # δ H_k
+    [Fraction(1, 10), Fraction(3, 20), Fraction(11, 60)]
     """
     _check_schedule(schedule)
     if not schedule.is_exact:
@@ -89,10 +143,37 @@ def bound_exact(schedule: Schedule, deltas: Sequence) -> list[Fraction]:
 
 
 def bound_values(schedule: Schedule, deltas) -> np.ndarray:
-    """b_1..b_{N+1} in float64 from δ_0..δ_N (R1).
+    r"""R1's bounds b_1..b_{N+1} in float64.
 
+    Parameters
+    ----------
+    schedule : Schedule
+        Any schedule.
+    deltas : array_like
+        δ_0..δ_N, each in [0, 1].
+
+    Returns
+    -------
+    numpy.ndarray
+        b_1..b_{N+1} (b_{i+1} bounds generation i's error e_{i+1}).
+
+    Notes
+    -----
     O(N) and vectorised for the named schedules (N ≤ 10^7); a vectorised forward
-    substitution (O(N²), N ≤ 20,000) for general weights.
+    substitution (O(N²), N ≤ 20,000) for general weights:
+
+    .. math::
+        b_{i+1} = \delta_i + \sum_k \beta_{i,k} b_k
+
+    References
+    ----------
+    docs/theory.md §2, R1; §4 for each schedule's closed form.
+
+    Examples
+    --------
+    >>> from boundkit import FullSynthetic
+    >>> bound_values(FullSynthetic(), [0.1, 0.1, 0.1]).round(12).tolist()
+    [0.1, 0.2, 0.3]
     """
     _check_schedule(schedule)
     d = _float_deltas(deltas)
@@ -187,13 +268,37 @@ def round_deltas(
 
 
 def bounds(schedule: Schedule, generations, *, delta=None, model=None, n=None) -> np.ndarray:
-    """Float64 bounds on e_{i+1} for each requested generation i ≥ 0 (R1 + a δ source).
+    """Float64 bounds on e_{i+1} for each requested generation i ≥ 0 (R1 with a δ source).
+
+    Parameters
+    ----------
+    schedule : Schedule
+        The mixing schedule.
+    generations : int or sequence of int
+        Generations i ≥ 0.
+    delta : number, optional
+        A constant per-round error δ ∈ (0, 1].
+    model : ErrorModel, optional
+        The per-round error model (with ``n``).
+    n : number, array or callable, optional
+        The real round size, per-round sizes, or a function of the round index.
+
+    Returns
+    -------
+    numpy.ndarray
+        One bound per requested generation, in order.
+
+    References
+    ----------
+    docs/theory.md §2, R1.
 
     Examples
     --------
-    >>> from boundkit import FullSynthetic, bounds
+    >>> from boundkit import FullSynthetic, PowerLaw
     >>> bounds(FullSynthetic(), [1, 2, 3], delta=0.01).round(12).tolist()
     [0.02, 0.03, 0.04]
+    >>> bounds(FullSynthetic(), [0], model=PowerLaw("1/2"), n=100).round(12).tolist()
+    [0.1]
     """
     _check_schedule(schedule)
     gens = check_generations(generations, minimum=0)
@@ -204,7 +309,28 @@ def bounds(schedule: Schedule, generations, *, delta=None, model=None, n=None) -
 
 
 def bound_expr(schedule: Schedule) -> sp.Expr | None:
-    """The closed-form bound in the symbols i (generation) and δ, where one exists."""
+    """A schedule's closed-form bound in the symbols i (generation) and δ, where one exists.
+
+    Parameters
+    ----------
+    schedule : Schedule
+        The mixing schedule.
+
+    Returns
+    -------
+    sympy.Expr or None
+        The bound on e_{i+1} with equal δ per round, or None (general weights).
+
+    References
+    ----------
+    docs/theory.md §4.
+
+    Examples
+    --------
+    >>> from boundkit import Balanced
+    >>> bound_expr(Balanced())
+    delta*harmonic(i + 1)
+    """
     return _check_schedule(schedule).closed_form()
 
 

@@ -97,7 +97,7 @@ def _final_rescue(alpha=None):
 _full = Entry("full-synthetic", FullSynthetic, summary="alpha_i = 0: synthetic data only (R2)")
 _balanced = Entry("balanced", Balanced, summary="alpha_i = beta_ik = 1/(i+1) (R4)")
 
-#: Schedules of THEORY.md §4, and the self-consuming literature's aliases for two of them.
+#: Schedules of docs/theory.md §4, and the self-consuming literature's aliases for two of them.
 SCHEDULE_REGISTRY = Registry("schedule", [
     _full,
     _balanced,
@@ -115,7 +115,7 @@ SCHEDULE_REGISTRY = Registry("schedule", [
                                   summary="balanced weights, constant n"),
 })
 
-#: Error models of THEORY.md §3 by CLI name.
+#: Error models of docs/theory.md §3 by CLI name.
 ERROR_MODEL_REGISTRY = Registry("model", [
     Entry("power-law", lambda rate=Fraction(1, 4), const=1, floor=0: PowerLaw(rate, const, floor),
           ("rate", "const", "floor"), "E1: C n^-r (+ C0)"),
@@ -130,9 +130,33 @@ ERROR_MODEL_REGISTRY = Registry("model", [
 def make_schedule(name: str, alpha=None, lam=None) -> Schedule:
     """A named schedule (or alias) with the defaults every front end uses.
 
-    ``constant-real`` takes ``alpha`` (default 1/2), ``fixed-ratio`` takes ``lam``
-    (default 1), ``final-rescue`` takes ``alpha`` (default: R3's (i−1)/i). Passing an
-    option the schedule does not take is refused.
+    Parameters
+    ----------
+    name : str
+        A schedule name (full-synthetic, balanced, constant-real, fixed-ratio,
+        final-rescue) or an alias (replace).
+    alpha : number, optional
+        constant-real's share (default 1/2) or final-rescue's (default R3's (i−1)/i).
+    lam : number, optional
+        fixed-ratio's λ (default 1).
+
+    Returns
+    -------
+    Schedule
+
+    Raises
+    ------
+    InvalidArgument
+        An unknown name, or an option the schedule does not take.
+
+    References
+    ----------
+    docs/theory.md §4.
+
+    Examples
+    --------
+    >>> make_schedule("constant-real")
+    ConstantRealShare(alpha=Fraction(1, 2))
     """
     return SCHEDULE_REGISTRY.build(name, "schedule", alpha=alpha, lam=lam)
 

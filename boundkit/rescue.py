@@ -1,6 +1,6 @@
 r"""R3: how much real data the final round needs under full synthetic data.
 
-THEORY.md §4, R3. Full synthetic until round i, then real share α_i:
+docs/theory.md §4, R3. Full synthetic until round i, then real share α_i:
 
 .. math::
     e_{i+1} \le \delta\,(1 + (1-\alpha_i)\,i), \qquad
@@ -30,9 +30,34 @@ def _rescue_generation(generation) -> int:
 
 
 def rescue_share(generation: int, factor=2) -> Fraction:
-    """Smallest final-round real share α_i with e_{i+1} ≤ factor · δ (R3), exact.
+    r"""The smallest final-round real share α_i that keeps e_{i+1} ≤ c δ (R3), exactly.
 
-    ``factor`` (c ≥ 1) is clipped to the share 0 once c − 1 ≥ i.
+    Parameters
+    ----------
+    generation : int
+        The rescued round i ≥ 1.
+    factor : number
+        c ≥ 1 (default 2, the paper's e_{i+1} ≤ 2δ).
+
+    Returns
+    -------
+    Fraction
+        1 − (c − 1)/i, clipped at 0 once c − 1 ≥ i.
+
+    Notes
+    -----
+    .. math::
+        e_{i+1} \le \delta(1 + (1-\alpha_i) i) \le c\,\delta
+        \iff \alpha_i \ge 1 - \frac{c-1}{i}
+
+    References
+    ----------
+    docs/theory.md §4, R3 (the paper's Ω((i−1)/i) real data).
+
+    Examples
+    --------
+    >>> rescue_share(5)
+    Fraction(4, 5)
     """
     g = _rescue_generation(generation)
     c = to_fraction(factor, "factor")
@@ -45,7 +70,31 @@ def rescue_share(generation: int, factor=2) -> Fraction:
 
 
 def rescue_share_for_eps(generation: int, eps, delta) -> Fraction | None:
-    """Smallest α_i with δ(1 + (1−α_i) i) ≤ ε, or None when ε < δ (no share suffices)."""
+    """The smallest final-round real share α_i with δ(1 + (1 − α_i) i) ≤ ε.
+
+    Parameters
+    ----------
+    generation : int
+        The rescued round i ≥ 1.
+    eps : number
+        The target ε > 0.
+    delta : number
+        The per-round error δ ∈ (0, 1].
+
+    Returns
+    -------
+    Fraction or None
+        The share, or None when ε < δ (even all-real data leaves e_{i+1} up to δ).
+
+    References
+    ----------
+    docs/theory.md §4, R3.
+
+    Examples
+    --------
+    >>> rescue_share_for_eps(4, "1/5", "1/10")
+    Fraction(3, 4)
+    """
     _rescue_generation(generation)
     e = check_positive(eps, "eps", "0.1")
     d = check_tv(delta, "delta")

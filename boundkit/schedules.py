@@ -1,4 +1,4 @@
-"""Mixing schedules π_i = α_i p0 + Σ_k β_{i,k} p_k (THEORY.md §1, §4).
+"""Mixing schedules π_i = α_i p0 + Σ_k β_{i,k} p_k (docs/theory.md §1, §4).
 
 Convention everywhere: round i trains on π_i and produces p_{i+1}; **generation i**
 is that model p_{i+1}. Generation 0 is the model of round 0, trained on real data
@@ -38,7 +38,30 @@ def _q(x: Weight) -> sp.Expr:
 
 
 class Schedule(ABC):
-    """Abstract mixing schedule. Concrete schedules are frozen dataclasses."""
+    r"""A mixing schedule: the weights of π_i = α_i p0 + Σ_k β_{i,k} p_k for every round.
+
+    Concrete schedules are frozen dataclasses (hashable, comparable, printable), so a
+    sweep can key a store on them. Round 0 trains on real data only (π_0 = p0).
+
+    Attributes
+    ----------
+    name : str
+        The name the CLI, tables and sweep files use.
+    per_generation : bool
+        True when generation i is evaluated as the last round of its own run
+        (final-round rescue).
+
+    Notes
+    -----
+    With B the strictly lower-triangular matrix of the β_{i,k}, R1's bound is
+
+    .. math::
+        b = (I - B)^{-1} \delta,\qquad b_{i+1} = \delta_i + \sum_k \beta_{i,k} b_k .
+
+    References
+    ----------
+    docs/theory.md §1 (the loop), §2 (R1), §4 (the schedules).
+    """
 
     #: CLI / table name.
     name: ClassVar[str] = "schedule"
@@ -89,7 +112,26 @@ class Schedule(ABC):
 
 @dataclass(frozen=True)
 class FullSynthetic(Schedule):
-    """Full synthetic: α_i = 0, β_{i,i} = 1; e_{i+1} ≤ Σ_{k≤i} δ_k = (i+1)δ (R2)."""
+    r"""Full synthetic data (``replace``): round i trains on the latest model only.
+
+    Weights α_i = 0, β_{i,i} = 1; the errors add up linearly.
+
+    Notes
+    -----
+    .. math::
+        e_{i+1} \le \sum_{k \le i} \delta_k = (i+1)\,\delta
+
+    References
+    ----------
+    docs/theory.md §4, R2 (quartic growth at r = 1/4).
+
+    Examples
+    --------
+    >>> FullSynthetic().weights(2)
+    (Fraction(0, 1), (Fraction(0, 1), Fraction(1, 1)))
+    >>> FullSynthetic().closed_form()
+    delta*(i + 1)
+    """
 
     name: ClassVar[str] = "full-synthetic"
 
@@ -105,7 +147,25 @@ class FullSynthetic(Schedule):
 
 @dataclass(frozen=True)
 class Balanced(Schedule):
-    """Balanced (accumulate): α_i = β_{i,k} = 1/(i+1); e_{i+1} ≤ δ H_{i+1} (R4)."""
+    r"""Balanced mixing: real data and every earlier model in equal shares.
+
+    Weights α_i = β_{i,k} = 1/(i+1) with fresh draws from π_i (the paper's model; the
+    kept-data loops of the literature are a data policy, docs/theory.md §1).
+
+    Notes
+    -----
+    .. math::
+        e_{i+1} \le \delta H_{i+1} \approx \delta(\ln(i+1) + \gamma)
+
+    References
+    ----------
+    docs/theory.md §4, R4.
+
+    Examples
+    --------
+    >>> Balanced().weights(2)
+    (Fraction(1, 3), (Fraction(1, 3), Fraction(1, 3)))
+    """
 
     name: ClassVar[str] = "balanced"
 
@@ -126,9 +186,26 @@ class Balanced(Schedule):
 
 @dataclass(frozen=True)
 class ConstantRealShare(Schedule):
-    r"""Constant real share α ∈ (0, 1]: β_{i,i} = 1 − α (R5, geometric).
+    r"""A constant real share α ∈ (0, 1] every round; the rest from the latest model.
 
-    .. math:: e_{i+1} \le \delta\,\frac{1 - (1-\alpha)^{i+1}}{\alpha} \le \frac{\delta}{\alpha}
+    Parameters
+    ----------
+    alpha : Fraction, float or str
+        The real share α (default 1/2); β_{i,i} = 1 − α.
+
+    Notes
+    -----
+    .. math::
+        e_{i+1} \le \delta\,\frac{1 - (1-\alpha)^{i+1}}{\alpha} \le \frac{\delta}{\alpha}
+
+    References
+    ----------
+    docs/theory.md §4, R5.
+
+    Examples
+    --------
+    >>> ConstantRealShare("1/2").closed_form()
+    2*delta*(1 - (1/2)**(i + 1))
     """
 
     alpha: Fraction | float = Fraction(1, 2)
@@ -158,11 +235,29 @@ class ConstantRealShare(Schedule):
 
 @dataclass(frozen=True)
 class FixedRatio(Schedule):
-    r"""Fixed real + λ synthetic: n real and λn latest-synthetic samples (R6).
+    r"""A fixed real set of n points plus λn points from the latest model (R6).
 
-    α = 1/(1+λ), β_{i,i} = x = λ/(1+λ), n_i = (1+λ) n.
+    Parameters
+    ----------
+    lam : Fraction, float or str
+        The synthetic-to-real ratio λ ≥ 0 (default 1). Weights α = 1/(1+λ),
+        β_{i,i} = x = λ/(1+λ); round sizes n_i = (1+λ) n.
 
-    .. math:: e_{i+1} \le \delta\,(1+\lambda)\,(1 - x^{i+1})
+    Notes
+    -----
+    .. math::
+        e_{i+1} \le \delta\,(1+\lambda)\,(1 - x^{i+1})
+
+    With δ = C((1+λ)n)^{-r} this is R6's B_i(λ) in the "scaled" convention.
+
+    References
+    ----------
+    docs/theory.md §4, R6.
+
+    Examples
+    --------
+    >>> FixedRatio(3).size_factor
+    Fraction(4, 1)
     """
 
     lam: Fraction | float = Fraction(1)
@@ -197,16 +292,30 @@ class FixedRatio(Schedule):
 
 @dataclass(frozen=True)
 class FinalRoundRescue(Schedule):
-    r"""Full synthetic, then the last round i uses real share α_i (R3).
-
-    .. math:: e_{i+1} \le \delta\,(1 + (1 - \alpha_i)\, i)
+    r"""Full synthetic data, then real share α_i in the last round i (R3).
 
     Parameters
     ----------
-    alpha : the last round's real share; None (default) uses R3's minimum
-        α_i = (i−1)/i, which gives e_{i+1} ≤ 2δ.
-    final_round : the round that is rescued. None (default) evaluates each
-        generation i as the last round of its own run.
+    alpha : Fraction, float, str or None
+        The last round's real share; None (default) uses R3's minimum α_i = (i−1)/i,
+        which gives e_{i+1} ≤ 2δ.
+    final_round : int or None
+        The round that is rescued. None (default) evaluates each generation i as the
+        last round of its own run.
+
+    Notes
+    -----
+    .. math::
+        e_{i+1} \le \delta\,(1 + (1 - \alpha_i)\, i)
+
+    References
+    ----------
+    docs/theory.md §4, R3.
+
+    Examples
+    --------
+    >>> FinalRoundRescue().share(5)
+    Fraction(4, 5)
     """
 
     alpha: Fraction | float | None = None
@@ -276,10 +385,29 @@ class FinalRoundRescue(Schedule):
 
 @dataclass(frozen=True)
 class GeneralSchedule(Schedule):
-    """Any weights: ``alpha[j]`` and ``beta[j]`` (length j+1) describe round j+1.
+    r"""Any weights: ``alpha[j]`` and ``beta[j]`` (j+1 entries) describe round j+1.
 
-    Exact when every weight is an int, Fraction, sympy Rational or string; then
-    each round must sum to 1 exactly. With floats it must sum to 1 within 1e-12.
+    Parameters
+    ----------
+    alpha : sequence
+        Real shares α_1, α_2, … of rounds 1, 2, …
+    beta : sequence of sequences
+        ``beta[j]`` holds β_{j+1,1..j+1}, the shares of the earlier models.
+
+    Notes
+    -----
+    Exact when every weight is an int, Fraction, sympy Rational or string; then each
+    round must sum to 1 exactly. With floats it must sum to 1 within 1e-12. R1's bound is
+    solved by a dense triangular solve, b = (I − B)^{-1} δ.
+
+    References
+    ----------
+    docs/theory.md §2, §4 ("general").
+
+    Examples
+    --------
+    >>> GeneralSchedule(alpha=["1/2"], beta=[["1/2"]]).weights(1)
+    (Fraction(1, 2), (Fraction(1, 2),))
     """
 
     alpha: tuple = ()

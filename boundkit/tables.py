@@ -1,6 +1,6 @@
 """Paper-ready tables as pandas DataFrames, exportable as LaTeX, Markdown, CSV and JSON.
 
-One row per generation (generation i is the model p_{i+1} of round i; THEORY.md §1), in
+One row per generation (generation i is the model p_{i+1} of round i; docs/theory.md §1), in
 *long* layout: one column per quantity, plus ``rate``/``convention`` columns when a table
 covers several rates or both R6 conventions. :func:`wide` pivots any of them (one column
 per rate and convention) for a paper's table.
@@ -165,7 +165,7 @@ def phase_transition_table(
 
     References
     ----------
-    THEORY.md §4, R6 (the project docs' "Theory" page).
+    docs/theory.md §4, R6 (the project docs' "Theory" page).
 
     Examples
     --------
@@ -225,7 +225,7 @@ def growth_table(generations, eps, model) -> pd.DataFrame:
 
     References
     ----------
-    THEORY.md §4, R2.
+    docs/theory.md §4, R2.
 
     Examples
     --------
@@ -255,7 +255,7 @@ def bound_table(
     Parameters
     ----------
     schedules : list of Schedule
-        The mixing schedules (THEORY.md §4).
+        The mixing schedules (docs/theory.md §4).
     generations : int, range or list of int
         Generations i ≥ 0.
     delta : number, optional
@@ -277,7 +277,7 @@ def bound_table(
 
     References
     ----------
-    THEORY.md §2, R1; §4 for each schedule's closed form.
+    docs/theory.md §2, R1; §4 for each schedule's closed form.
 
     Examples
     --------

@@ -1,4 +1,4 @@
-"""proofs: machine-checked derivations of THEORY.md §2–4 (R1–R7, E3, E4).
+"""proofs: machine-checked derivations of docs/theory.md §2–4 (R1–R7, E3, E4).
 
 Each result is a :class:`Proof` of explicit :class:`Step` s, every step checked
 by a method that can fail: sympy identities (with a sampling fallback that can
@@ -30,12 +30,32 @@ from proofs.r5_geometric import PROOF as R5
 from proofs.r6_values import PROOF as R6
 from proofs.r7_early_stopping import PROOF as R7
 
-#: Every proof, in THEORY.md order.
+#: Every proof, in docs/theory.md order.
 PROOFS: dict[str, Proof] = {p.name: p for p in (R1, R2, R3, R4, R5, R6, R7, E3, E4)}
 
 
 def select(names: Iterable[str] = ()) -> list[Proof]:
-    """The proofs named (case-insensitive), or all of them when none is named."""
+    """The proofs named (case-insensitive), or all of them when none is named.
+
+    Parameters
+    ----------
+    names : iterable of str
+        Result numbers such as ``"R6"``.
+
+    Returns
+    -------
+    list of Proof
+
+    Raises
+    ------
+    InvalidArgument
+        An unknown name (the message lists the names).
+
+    Examples
+    --------
+    >>> [p.name for p in select(["r1", "E3"])]
+    ['R1', 'E3']
+    """
     names = list(names)
     if not names:
         return list(PROOFS.values())
@@ -52,7 +72,24 @@ def select(names: Iterable[str] = ()) -> list[Proof]:
 
 
 def check(names: Iterable[str] = (), *, mutants: bool = True) -> Report:
-    """Check the named proofs (all by default) and, unless ``mutants=False``, their mutants."""
+    """Check the named proofs (all by default) and, unless ``mutants=False``, their mutants.
+
+    Parameters
+    ----------
+    names : iterable of str
+        Result numbers (``"R1"``, ``"E3"``, case-insensitive); empty for all.
+    mutants : bool
+        Also run the wrong variants.
+
+    Returns
+    -------
+    Report
+
+    Examples
+    --------
+    >>> check(["R4"], mutants=False).ok
+    True
+    """
     return run_proofs(select(names), mutants=mutants)
 
 
@@ -67,3 +104,8 @@ __all__ = [
     "run_proofs",
     "select",
 ]
+
+# The result types are public here (their home, proofs._core, is private).
+for _cls in (Outcome, Proof, Report, Step, StepResult):
+    _cls.__module__ = "proofs"
+del _cls

@@ -1,6 +1,6 @@
 """Steps, proofs and their reports: the data model of the certificate layer.
 
-A :class:`Proof` is a THEORY.md result (R1–R7, E3, E4) written as explicit
+A :class:`Proof` is a docs/theory.md result (R1–R7, E3, E4) written as explicit
 :class:`Step` s. Each step carries a *checker*: an object with a ``method`` name
 and a ``run()`` that returns an :class:`Outcome`. A checker can always say no:
 it returns ``passed=False`` with the reason (a counterexample, a non-zero
@@ -26,7 +26,19 @@ SCOPES = ("symbolic", "certified box", "exact instances", "sampled")
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a checker found: pass or fail, for which scope, and why."""
+    """What a checker found for one step.
+
+    Attributes
+    ----------
+    passed : bool
+        True when the step's claim was verified.
+    scope : str
+        What the check covers: an identity for all values, a range of i, a sample.
+    detail : str
+        Why it passed or failed (a counterexample, a residual).
+    depth : int or None
+        The recursion depth of a certified interval box, where one was used.
+    """
 
     passed: bool
     scope: str
@@ -48,7 +60,18 @@ class Checker(Protocol):
 
 @dataclass(frozen=True)
 class Step:
-    """One step of a derivation: a claim in words and LaTeX, and its checker."""
+    """One step of a derivation: a claim in words and LaTeX, and its checker.
+
+    Parameters
+    ----------
+    title : str
+        The claim in words.
+    statement : str
+        The claim in LaTeX.
+    checker : Checker or callable
+        Checks the claim and returns an [Outcome][proofs.Outcome] (a callable is called
+        first to build it, so heavy checkers are built only when run).
+    """
 
     title: str
     statement: str  # LaTeX, without math delimiters
@@ -62,9 +85,24 @@ class Step:
 
 @dataclass(frozen=True)
 class Proof:
-    """A result of THEORY.md as a derivation: assumptions, steps and wrong variants.
+    """A result of the theory as a derivation: its assumptions, steps and wrong variants.
 
-    ``mutants`` are deliberately wrong steps; the checker must reject each one.
+    Parameters
+    ----------
+    name : str
+        The result number (``"R6"``).
+    title : str
+        The result in words.
+    assumptions : tuple of str
+        What the derivation assumes.
+    steps : tuple of Step
+        The steps, each with its checker.
+    mutants : tuple of Step
+        Deliberately wrong steps; the checker must reject each one.
+    summary : str
+        A paragraph for reports.
+    claim : str
+        The final statement in LaTeX.
     """
 
     name: str
@@ -78,7 +116,23 @@ class Proof:
 
 @dataclass(frozen=True)
 class StepResult:
-    """A step, the method that checked it, its outcome and the seconds it took."""
+    """A step, the method that checked it, its outcome and the seconds it took.
+
+    Attributes
+    ----------
+    proof : str
+        The proof's name.
+    step : Step
+        The step.
+    method : str
+        The checking method (identity, induction, sign, interval, roots, ...).
+    outcome : Outcome
+        What the checker found.
+    seconds : float
+        Wall time of the check.
+    mutant : bool
+        True for a deliberately wrong variant (it must fail).
+    """
 
     proof: str
     step: Step
@@ -95,7 +149,15 @@ class StepResult:
 
 @dataclass
 class Report:
-    """All step results of a run, in order."""
+    """All step results of a run, in order.
+
+    Attributes
+    ----------
+    proofs : list of Proof
+        The proofs that ran.
+    results : list of StepResult
+        One per step and wrong variant.
+    """
 
     proofs: list[Proof] = field(default_factory=list)
     results: list[StepResult] = field(default_factory=list)
@@ -129,7 +191,20 @@ def run_step(proof: str, step: Step, *, mutant: bool = False) -> StepResult:
 
 
 def run_proofs(proofs: Sequence[Proof], *, mutants: bool = False) -> Report:
-    """Check every step of every proof (and, with ``mutants=True``, every wrong variant)."""
+    """Check every step of every proof (and, with ``mutants=True``, every wrong variant).
+
+    Parameters
+    ----------
+    proofs : sequence of Proof
+        The proofs to check.
+    mutants : bool
+        Also run the wrong variants, which must be rejected.
+
+    Returns
+    -------
+    Report
+        ``report.ok`` is True when every step passed and every wrong variant failed.
+    """
     report = Report(list(proofs))
     for p in proofs:
         for s in p.steps:

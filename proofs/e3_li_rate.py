@@ -1,4 +1,4 @@
-r"""E3, the Li et al. (2023) diffusion rate (THEORY.md §3), as checked steps.
+r"""E3, the Li et al. (2023) diffusion rate (docs/theory.md §3), as checked steps.
 
 With optimal early stopping (R7) and m = n, KL ∝ n^{-2/5}, so by Pinsker
 δ = √(KL/2) ≍ n^{-1/5}: r = 1/5, and R2's n ≥ (C(i+1)/ε)^{1/r} grows like

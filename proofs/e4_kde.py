@@ -1,4 +1,4 @@
-r"""E4, kernel density estimation (THEORY.md §3), as checked steps.
+r"""E4, kernel density estimation (docs/theory.md §3), as checked steps.
 
 .. math::
     R(h) = c_b h^s + c_v (n h^d)^{-1/2},\qquad

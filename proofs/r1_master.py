@@ -1,4 +1,4 @@
-r"""R1, the master inequality (THEORY.md §2), as checked steps.
+r"""R1, the master inequality (docs/theory.md §2), as checked steps.
 
 .. math::
     e_{i+1} \le \delta_i + \sum_k \beta_{i,k} e_k, \qquad

@@ -1,4 +1,4 @@
-r"""R2, quartic sample growth under full synthetic data (THEORY.md §4), as checked steps.
+r"""R2, quartic sample growth under full synthetic data (docs/theory.md §4), as checked steps.
 
 .. math::
     e_{i+1} \le \sum_{k=0}^{i}\delta_k = (i+1)\,C n^{-r} \le \varepsilon

@@ -1,4 +1,4 @@
-r"""R3, final-round real data (THEORY.md §4), as checked steps.
+r"""R3, final-round real data (docs/theory.md §4), as checked steps.
 
 .. math::
     e_{i+1} \le \delta\,\big(1 + (1-\alpha_i)\,i\big) \le c\,\delta

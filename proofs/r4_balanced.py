@@ -1,4 +1,4 @@
-r"""R4, the balanced (accumulate) schedule (THEORY.md §4), as checked steps.
+r"""R4, the balanced (accumulate) schedule (docs/theory.md §4), as checked steps.
 
 .. math::
     \sum_{k\le n} H_k = (n+1)H_n - n, \qquad

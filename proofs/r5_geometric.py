@@ -1,4 +1,4 @@
-r"""R5, a constant real share α (THEORY.md §4), as checked steps.
+r"""R5, a constant real share α (docs/theory.md §4), as checked steps.
 
 .. math::
     b_{i+1} = \delta + (1-\alpha)\,b_i \Rightarrow

@@ -1,4 +1,4 @@
-r"""R6, the phase transition (THEORY.md §4): derivation, critical point, root counting.
+r"""R6, the phase transition (docs/theory.md §4): derivation, critical point, root counting.
 
 With n real and λn synthetic samples per round and x = λ/(1+λ),
 
@@ -91,7 +91,7 @@ STEPS = (
          lambda: Induction(m, 1, lambda k: (1 - X**k) / (1 - X),
                            lambda cl, k: 1 + X * cl(k),
                            direct=lambda k: sum((X**j for j in range(k)), sp.Integer(0)))),
-    Step("so B_i has the closed form of THEORY.md",
+    Step("so B_i has the closed form of docs/theory.md",
          r"C((1+\lambda)n)^{-r}\tfrac{1-x^{i+1}}{1-x} = Cn^{-r}(1+\lambda)^{1-r}(1-x^{i+1})",
          lambda: Identity(C * ((1 + lam) * n) ** (-r) * (1 - x_of_lam ** (i + 1))
                           / (1 - x_of_lam),

@@ -1,4 +1,4 @@
-r"""R7, optimal early stopping for E3 (THEORY.md §3–4), as checked steps.
+r"""R7, optimal early stopping for E3 (docs/theory.md §3–4), as checked steps.
 
 .. math::
     \mathrm{KL}(\tau) = \frac{\tau^4}{mn} + \frac{\tau^3}{m^2} + \frac1\tau + \frac1m,\qquad

@@ -47,7 +47,7 @@ def render_text(report: Report, console=None) -> None:
     from rich.table import Table
 
     console = console or Console(width=None if sys.stdout.isatty() else 132)
-    table = Table(title="boundkit proofs: machine-checked derivations (THEORY.md §2–4)")
+    table = Table(title="boundkit proofs: machine-checked derivations (docs/theory.md §2–4)")
     for col, just in (("result", "left"), ("step", "left"), ("method", "left"),
                       ("scope", "left"), ("verdict", "left"), ("time", "right")):
         table.add_column(col, justify=just)

@@ -1,4 +1,4 @@
-"""simulations: self-consuming loops that really train models (THEORY.md §1, §5, §6).
+"""simulations: self-consuming loops that really train models (docs/theory.md §1, §5, §6).
 
 Everything takes a ``device`` (CPU by default, CUDA when present) and a seed or
 generator. simulations may import boundkit (to overlay bounds); boundkit never
@@ -30,7 +30,7 @@ from simulations.metrics import (
 )
 from simulations.models import GaussianMLEModel, KDEModel
 from simulations.store import ResultStore
-from simulations.sweep import sweep
+from simulations.sweeps import sweep
 
 __all__ = [
     "DISTRIBUTIONS",

@@ -11,9 +11,21 @@ DTYPE = torch.float64
 
 
 def resolve_device(device: str | torch.device = "cpu") -> torch.device:
-    """``"cpu"`` (default), ``"cuda"``/``"cuda:N"`` or ``"auto"`` (CUDA when present).
+    """The torch device to run on.
 
-    Refuses a CUDA device that is not there, before any work.
+    Parameters
+    ----------
+    device : str or torch.device
+        ``"cpu"`` (default), ``"cuda"``/``"cuda:N"`` or ``"auto"`` (CUDA when present).
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    InvalidArgument
+        A CUDA device that is not there (before any work).
     """
     if isinstance(device, torch.device):
         dev = device
@@ -39,7 +51,20 @@ def resolve_device(device: str | torch.device = "cpu") -> torch.device:
 
 
 def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
-    """A seeded generator on ``device``: the same seed gives the same numbers on CPU."""
+    """A seeded torch generator on ``device``.
+
+    Parameters
+    ----------
+    seed : int
+        The seed (0 ≤ seed < 2^63).
+    device : str or torch.device
+        Where the generator lives.
+
+    Returns
+    -------
+    torch.Generator
+        The same seed gives the same numbers on CPU.
+    """
     seed = check_int(seed, "seed", 0, 2**63 - 1, "0")
     return torch.Generator(device=resolve_device(device)).manual_seed(seed)
 

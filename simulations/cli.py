@@ -24,7 +24,7 @@ from rich.progress import (
 )
 
 from boundkit._cli_common import console as _console
-from boundkit._cli_common import emit, spell
+from boundkit._cli_common import emit, format_option, spell
 from boundkit._parse import NONNEGATIVE, POSITIVE, SHARE, Names, integer
 from boundkit.errors import InvalidArgument
 from boundkit.registry import SCHEDULE_REGISTRY
@@ -73,9 +73,10 @@ def _sim_names(which: str):
               help="fixed-ratio's round 0: scaled ((1+lambda) n real points, default) or "
               "fixed-real (the n real points alone; later rounds those n plus lambda n).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              default="simulation-out", help="Folder for frame.csv and errors.png.")
+              default="simulation-out", help="Folder for frame.csv and errors.png/pdf.")
+@format_option
 def simulate(model, data, schedule, alpha, lam, rounds, n, growth, replicates, seed, device,
-             temperature, self_correct, real_data, convention, dim, out) -> None:
+             temperature, self_correct, real_data, convention, dim, out, fmt) -> None:
     """Train a self-consuming loop and check V1/V2 each round.
 
     MODEL: gaussian-mle, kde, gmm, diffusion-rf or diffusion-mlp.
@@ -97,8 +98,12 @@ def simulate(model, data, schedule, alpha, lam, rounds, n, growth, replicates, s
     with Progress(transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task("rounds", total=None)
         result = job(progress=lambda done, total: bar.update(task, completed=done, total=total))
-    emit(result["summary"], "table", f"{model} on {data}, {schedule}")
-    _console().print(f"frame: {result['frame']}\nfigures: {', '.join(result['figures'])}")
+    emit(result["summary"], fmt, f"{model} on {data}, {schedule}")
+    where = f"frame: {result['frame']}\nfigures: {', '.join(result['figures'])}"
+    if fmt == "table":
+        _console().print(where)
+    else:  # stdout holds the machine format alone
+        Console(stderr=True).print(where)
 
 
 
@@ -117,8 +122,8 @@ def simulate(model, data, schedule, alpha, lam, rounds, n, growth, replicates, s
 def sweep(config_file, store, workers, dask_address, partition) -> int:
     """Run a grid of loop configurations (a TOML sweep file) into a results store."""
     from simulations.store import ResultStore
-    from simulations.sweep import dask_executor, load, slurm_executor
-    from simulations.sweep import sweep as run_sweep
+    from simulations.sweeps import dask_executor, load, slurm_executor
+    from simulations.sweeps import sweep as run_sweep
 
     if dask_address is not None and partition is not None:
         raise InvalidArgument("pass one of --dask and --slurm, not both.", argument="dask")

@@ -1,7 +1,7 @@
 """``LoopConfig``: one frozen value that fully determines a simulated loop.
 
 A config names the model and real data (with their parameters), the schedule
-(with R6's round-0 convention for fixed-ratio, THEORY.md §4), the round sizes,
+(with R6's round-0 convention for fixed-ratio, docs/theory.md §4), the round sizes,
 rounds, replicates, seed, metric set, real-data design, sampling transform,
 device and interval method. It is hashable, round-trips through JSON and TOML
 (:meth:`LoopConfig.to_dict` / :meth:`LoopConfig.from_dict`), and
@@ -40,6 +40,7 @@ from boundkit._checks import (
     check_nonnegative,
     check_share,
     to_float,
+    to_fraction,
 )
 from boundkit.errors import InvalidArgument
 from simulations.registry import DATA_REGISTRY, build_model, has_density
@@ -307,16 +308,14 @@ class LoopConfig:
             raise InvalidArgument(f"unknown LoopConfig keys {unknown}; the keys are "
                                   f"{', '.join(sorted(known))}.", argument=unknown[0])
         kwargs = dict(data)
-        for key in ("metrics", "weights", "round_sizes"):
+        if kwargs.get("weights") is not None:  # before _freeze: any nesting is refused here
+            kwargs["weights"] = _weights(kwargs["weights"])
+        for key in ("metrics", "round_sizes"):
             if isinstance(kwargs.get(key), list):
                 kwargs[key] = _freeze(kwargs[key])
-        for key in ("alpha", "lam"):
+        for key in ("alpha", "lam"):  # the CLI's checks: "1/2", "0.5", numbers
             if isinstance(kwargs.get(key), str):
-                kwargs[key] = Fraction(kwargs[key])
-        if kwargs.get("weights") is not None:
-            alpha, beta = kwargs["weights"]
-            kwargs["weights"] = (tuple(Fraction(str(a)) for a in alpha),
-                                 tuple(tuple(Fraction(str(b)) for b in row) for row in beta))
+                kwargs[key] = to_fraction(kwargs[key], key)
         return cls(**kwargs)
 
     def to_json(self) -> str:
@@ -377,3 +376,28 @@ def resolve_metrics(metrics: object, data: str) -> tuple[str, ...]:
         raise InvalidArgument("metrics is empty. Pass e.g. metrics=('default',).",
                               argument="metrics")
     return tuple(m for m in METRICS if m in chosen)
+
+
+def _weights(value) -> tuple:
+    """``weights = [alpha, beta]`` of a general schedule, every entry a number or a "p/q"
+    text: alpha[j] is round j+1's real share, beta[j] its list of j+1 synthetic shares."""
+    example = 'Pass e.g. weights = [["1/2"], [["1/2"]]] (alpha per round, beta rows).'
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise InvalidArgument(f"weights must be a pair [alpha, beta]; got {str(value)[:80]}. "
+                              f"{example}", argument="weights")
+    alpha, beta = value
+    if not isinstance(alpha, list | tuple) or not isinstance(beta, list | tuple) or any(
+            not isinstance(row, list | tuple) for row in beta):
+        raise InvalidArgument(f"weights: alpha must be a list of numbers and beta a list of "
+                              f"lists of numbers; got {str(value)[:80]}. {example}",
+                              argument="weights")
+
+    def number(v, where):
+        if isinstance(v, list | tuple | dict):
+            raise InvalidArgument(f"weights {where} must be a number; got {str(v)[:40]}. "
+                                  f"{example}", argument="weights")
+        return to_fraction(v, f"weights {where}")
+
+    return (tuple(number(a, f"alpha[{k}]") for k, a in enumerate(alpha)),
+            tuple(tuple(number(b, f"beta[{j}][{k}]") for k, b in enumerate(row))
+                  for j, row in enumerate(beta)))

@@ -1,6 +1,6 @@
 r"""Diffusion models: OU forward SDE, the paper's random-feature score, exact gradient flow.
 
-THEORY.md §6. Forward process (score_sde style, :class:`OUSDE`):
+docs/theory.md §6. Forward process (score_sde style, :class:`OUSDE`):
 dX = −X dt + √2 dW, so X_t = e^{−t} X_0 + σ_t Z with σ_t² = 1 − e^{−2t}, prior N(0, I).
 
 Score network (Fu et al., after Li et al. 2023): s(x, t) = (1/m) A σ(W x + U e(t)),
@@ -22,7 +22,7 @@ probability-flow ODE dx/dt = −x − s(x, t) run from T to t0; :class:`BatchedP
 samples it and evaluates its log-density by the instantaneous change of variables
 with the exact divergence, on the same time grid.
 
-Width and training time (R7's regime, THEORY.md §3 E3): ``width`` m fixed, or
+Width and training time (R7's regime, docs/theory.md §3 E3): ``width`` m fixed, or
 ``width_factor`` with m = width_factor · n_i; ``tau`` fixed, None for 16 m² (the flow's
 time scale: f carries 1/m, so Σ_ff ~ 1/m²), or ``"star"`` for m² · τ*(n_i, m_i), R7's
 optimal stopping time converted to this parameterisation's time unit m².

@@ -1,4 +1,4 @@
-"""Distributions with an exact log-density and a sampler, on any device (THEORY.md §1, §6).
+"""Distributions with an exact log-density and a sampler, on any device (docs/theory.md §1, §6).
 
 The real distribution p0, the fitted models (a Gaussian MLE is a one-component
 mixture, a Gaussian KDE an n-component one) and the training mixtures
@@ -23,7 +23,22 @@ TAIL = 1e-13
 
 
 class Distribution(ABC):
-    """A probability distribution on R^d with exact log-density and sampler."""
+    """A probability distribution on R^d with an exact log-density and a seeded sampler.
+
+    Subclasses implement ``log_prob(x)`` (x of shape (n, d), float64) and
+    ``sample(n, generator)``; both run on the distribution's ``device``.
+
+    Attributes
+    ----------
+    dim : int
+        The dimension d.
+    device : torch.device
+        Where its tensors live.
+
+    References
+    ----------
+    docs/theory.md §1 (p0 and the models), §6 (explicit densities for TV).
+    """
 
     dim: int
     device: torch.device
@@ -170,7 +185,30 @@ class _ComponentMixture(Distribution):
 
 
 class GaussianMixture(_ComponentMixture):
-    """Σ_j w_j N(μ_j, diag(s_j²)); one component is a Gaussian, n equal ones a KDE."""
+    """Σ_j w_j N(μ_j, diag(s_j²)): one component is a Gaussian, n equal ones a KDE.
+
+    Parameters
+    ----------
+    means : array_like, shape (k, d)
+        The component means μ_j.
+    scales : array_like, shape (k, d)
+        The per-coordinate standard deviations s_j > 0.
+    weights : array_like, shape (k,), optional
+        Mixture weights (default equal); they must sum to 1.
+    device : str or torch.device
+        ``"cpu"`` (default), ``"cuda"`` or ``"auto"``.
+
+    References
+    ----------
+    docs/theory.md §5 (KDE draws and densities are explicit mixtures).
+
+    Examples
+    --------
+    >>> import torch
+    >>> p = GaussianMixture([[0.0]], [[1.0]])
+    >>> round(float(p.log_prob(torch.zeros(1, 1, dtype=torch.float64))[0]), 6)  # -log sqrt(2π)
+    -0.918939
+    """
 
     def _standard(self, shape, generator):
         return torch.randn(shape, dtype=DTYPE, device=self.device, generator=generator)
@@ -189,7 +227,19 @@ class GaussianMixture(_ComponentMixture):
 
 
 class LaplaceMixture(_ComponentMixture):
-    """Σ_j w_j Π_c Laplace(μ_jc, b_jc): the heavy(ier)-tailed family."""
+    """Σ_j w_j Π_c Laplace(μ_jc, b_jc): a heavier-tailed family for p0.
+
+    Parameters
+    ----------
+    means : array_like, shape (k, d)
+        The component locations.
+    scales : array_like, shape (k, d)
+        The Laplace scales b > 0.
+    weights : array_like, shape (k,), optional
+        Mixture weights (default equal).
+    device : str or torch.device
+        ``"cpu"`` (default), ``"cuda"`` or ``"auto"``.
+    """
 
     def _standard(self, shape, generator):
         u = torch.rand(shape, dtype=DTYPE, device=self.device, generator=generator) - 0.5
@@ -207,7 +257,19 @@ class LaplaceMixture(_ComponentMixture):
 
 
 class Mixture(Distribution):
-    """Σ_j w_j P_j over arbitrary component distributions (the training mixture π_i)."""
+    """Σ_j w_j P_j over arbitrary component distributions: the training law π_i.
+
+    Parameters
+    ----------
+    components : list of Distribution
+        The components (same dimension and device).
+    weights : sequence of number
+        Non-negative weights summing to 1 (fractions as text allowed).
+
+    References
+    ----------
+    docs/theory.md §1: π_i = α_i p0 + Σ_k β_{i,k} p_k.
+    """
 
     def __init__(self, components: list[Distribution], weights):
         if not isinstance(components, list | tuple) or not components or not all(
@@ -267,13 +329,34 @@ def _ring(k: int, radius: float) -> np.ndarray:
 
 
 def make_distribution(name: str, device="cpu", dim: int = 1) -> Distribution:
-    """The real distributions p0 by name.
+    """A real distribution p0 by name.
 
-    ``gaussian`` (N(0, I_dim)), ``mixture`` (d-D: weights .5/.3/.2 at 2e_1, −2e_1 and
-    2e_d, std 0.7), ``ring8`` (8 modes on a circle of radius 4, std 0.3),
-    ``grid25`` (5×5 grid, spacing 2, std 0.2), ``unequal`` (1-D, weights .6/.3/.1),
-    ``two-modes`` (1-D, ½N(−15, 1) + ½N(15, 1), the far-apart case of Li et al. 2023),
-    ``laplace`` (1-D mixture of two Laplace components, heavy tails).
+    Parameters
+    ----------
+    name : str
+        ``gaussian`` (N(0, I_dim)), ``mixture`` (weights .5/.3/.2 at 2e_1, −2e_1 and 2e_d,
+        std 0.7), ``ring8`` (8 modes on a circle of radius 4, std 0.3), ``grid25`` (5×5
+        grid, spacing 2, std 0.2), ``unequal`` (1-D, weights .6/.3/.1), ``two-modes``
+        (1-D, ½N(−15, 1) + ½N(15, 1), the far-apart case of Li et al. 2023), ``laplace``
+        (1-D mixture of two Laplace components).
+    device : str or torch.device
+        ``"cpu"`` (default), ``"cuda"`` or ``"auto"``.
+    dim : int
+        The dimension for ``gaussian`` and ``mixture`` (default 1).
+
+    Returns
+    -------
+    Distribution
+
+    Raises
+    ------
+    InvalidArgument
+        An unknown name (the message lists the names) or a bad dimension.
+
+    Examples
+    --------
+    >>> make_distribution("ring8").dim
+    2
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a data set name; got {type(name).__name__} {name!r}. "

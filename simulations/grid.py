@@ -1,5 +1,5 @@
 """The shared grid of a run (1-D or 2-D): densities computed once per generation, and the
-metrics that reuse them (THEORY.md §6).
+metrics that reuse them (docs/theory.md §6).
 
 One uniform grid per run covers p0's support box, widened by a quarter of its width
 on each side for the models' drift. Each generation's density is evaluated on it

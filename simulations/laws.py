@@ -1,4 +1,4 @@
-"""Batched Gaussian-mixture laws: R fitted models of one family at once (THEORY.md §1, §5).
+"""Batched Gaussian-mixture laws: R fitted models of one family at once (docs/theory.md §1, §5).
 
 A :class:`BatchedMixture` holds means and scales (R, K, d) and weights (R, K): a
 Gaussian MLE is K = 1, a KDE K = n with equal scales within a replicate, a GMM

@@ -91,20 +91,49 @@ def run_loop(
 ) -> pd.DataFrame:
     """Run ``replicates`` independent loops of ``rounds`` rounds; return the tidy frame.
 
-    This builds the :class:`~simulations.config.LoopConfig` the arguments describe and
-    runs it on the engine; see the config for everything else.
+    This builds the [LoopConfig][simulations.config.LoopConfig] the arguments describe and
+    runs it on the engine ([run][simulations.engine.run]); see the config for the rest.
 
     Parameters
     ----------
-    model : a simulations model (``GaussianMLEModel()``, ``KDEModel(0.3)``, ...).
-    p0 : the real distribution, from ``make_distribution`` or ``make_source``.
-    schedule : a boundkit schedule (its ``size_factor`` scales n, e.g. fixed-ratio).
-    n : samples per round, or a function of the round index.
-    seed : replicate r uses its own stream keyed by (seed, r) (same seed, same numbers).
-    sampling : biased (temperature) or self-corrected synthetic data; π_i then mixes
-        the transformed models, so δ_i and V1 refer to the data actually used.
-    real_data : ``"fresh"`` or ``"pool"`` (the round-0 data set is the only real data).
-    metrics : ``"default"`` and/or metric names (``"w2"``, ``"precision_recall"``, ...).
+    model : model
+        A simulations model (``GaussianMLEModel()``, ``KDEModel(0.3)``, ...).
+    p0 : Distribution
+        The real distribution, from ``make_distribution`` or ``make_source``.
+    schedule : Schedule
+        A boundkit schedule (its ``size_factor`` scales n, e.g. fixed-ratio).
+    rounds : int
+        Rounds 0..rounds−1 (generations 0..rounds−1).
+    n : int or callable
+        Samples per round, or a function of the round index.
+    replicates : int
+        Independent loops, run batched.
+    seed : int
+        Replicate r uses its own stream keyed by (seed, r): the same seed gives the same
+        numbers on CPU.
+    device : str
+        ``"cpu"`` (default), ``"cuda"`` or ``"auto"``.
+    mc_samples, confidence : int, float
+        Monte Carlo draws and interval level where a metric needs them.
+    sampling : SyntheticSampling, optional
+        Biased (temperature) or self-corrected synthetic data; π_i then mixes the
+        transformed models, so δ_i and V1 refer to the data actually used.
+    real_data : {"fresh", "pool"}
+        Fresh real draws each round, or the round-0 data set as the only real data.
+    metrics : tuple of str
+        ``"default"`` and/or metric names (``"w2"``, ``"precision_recall"``, ...).
+    progress : callable, optional
+        Called as ``progress(rounds_done, rounds)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The engine's tidy frame (replicate, round, generation, n, real_share, metric,
+        value, lo, hi).
+
+    References
+    ----------
+    docs/theory.md §1 (the loop), §6 (the metrics).
     """
     sampling = SyntheticSampling() if sampling is None else sampling
     check_instance(sampling, SyntheticSampling, "sampling", "SyntheticSampling(0.8)")
@@ -120,7 +149,24 @@ def run_loop(
 
 
 def verdicts(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per round: V1 and V2 hold (margins ≥ 0) in every replicate."""
+    """Per round: whether C1's checks hold in every replicate.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A frame from [run][simulations.engine.run] with the ``v1_margin`` and
+        ``v2_margin`` metrics.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by round; ``v1_ok`` (R1 with the measured δ holds: every replicate's
+        margin ≥ 0) and ``v2_ok`` (Pinsker holds).
+
+    References
+    ----------
+    docs/theory.md §7, C1.
+    """
     check_instance(frame, pd.DataFrame, "frame", "run_loop(...)")
     if "metric" not in frame or "v1_margin" not in set(frame["metric"]):
         raise InvalidArgument("this frame has no V1/V2 margins: p0 had no density (a bundled data "

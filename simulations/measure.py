@@ -1,6 +1,6 @@
 """One round's metrics, batched over replicates: on the shared grid (d ≤ 2) or by Monte Carlo.
 
-THEORY.md §6–7. Per round i (generation i, the model p_{i+1}):
+docs/theory.md §6–7. Per round i (generation i, the model p_{i+1}):
 
 * ``e`` = TV(p_{i+1}, p0), ``delta`` = TV(p_{i+1}, π_i), ``tv_pi`` = TV(π_i, p0), with
   intervals (quadrature error, binning error and missed mass on the grid; Hoeffding,

@@ -1,4 +1,4 @@
-"""TV, KL and W2 between explicit distributions (THEORY.md §5–6).
+"""TV, KL and W2 between explicit distributions (docs/theory.md §5–6).
 
 * 1-D: composite Simpson quadrature of ½|p − q| (:mod:`simulations.quadrature`) over
   the pieces of both distributions, each resolved on its own scale; the interval
@@ -38,7 +38,17 @@ from simulations.quadrature import (
 
 @dataclass(frozen=True)
 class Estimate:
-    """A measured TV distance with an interval [lo, hi] that holds it (0 ≤ lo ≤ value ≤ hi ≤ 1)."""
+    """A measured TV distance with an interval that holds it.
+
+    Attributes
+    ----------
+    value : float
+        The point estimate.
+    lo, hi : float
+        The interval, 0 ≤ lo ≤ value ≤ hi ≤ 1.
+    method : str
+        How it was measured (quadrature, grid, Monte Carlo with its bound).
+    """
 
     value: float
     lo: float
@@ -78,10 +88,23 @@ def _density(dist: Distribution, points: np.ndarray, device) -> np.ndarray:
 
 
 def tv_quadrature_1d(p: Distribution, q: Distribution, points: int = BUDGET_1D) -> Estimate:
-    """TV(p, q) = ½∫|p − q| in 1-D by composite Simpson on at most ``points`` nodes.
+    """TV(p, q) = ½∫|p − q| in 1-D by composite Simpson.
 
-    The interval adds the error estimate and the mass outside the nodes
-    (:func:`simulations.quadrature.tv_bounds`).
+    Parameters
+    ----------
+    p, q : Distribution
+        Two laws on R.
+    points : int
+        At most this many nodes (default 16,384).
+
+    Returns
+    -------
+    Estimate
+        The interval adds the error estimate and the mass outside the nodes.
+
+    References
+    ----------
+    docs/theory.md §6.
     """
     _check_same_space(p, q, (1,))
     points = check_int(points, "points", 64, 2**24, "65537")
@@ -95,7 +118,24 @@ def tv_quadrature_1d(p: Distribution, q: Distribution, points: int = BUDGET_1D) 
 
 
 def tv_grid_2d(p: Distribution, q: Distribution, points: int = 513) -> Estimate:
-    """TV(p, q) in 2-D by composite Simpson on a product of per-axis rules (≤ ``points`` each)."""
+    """TV(p, q) in 2-D by composite Simpson on a product of per-axis rules.
+
+    Parameters
+    ----------
+    p, q : Distribution
+        Two laws on R².
+    points : int
+        At most this many nodes per axis (default 513).
+
+    Returns
+    -------
+    Estimate
+        With an interval that adds the error estimate and the mass outside the box.
+
+    References
+    ----------
+    docs/theory.md §6.
+    """
     _check_same_space(p, q, (2,))
     points = check_int(points, "points", 16, 4097, "513")
     rx, ry = axis_rule([p, q], 0, points), axis_rule([p, q], 1, points)
@@ -125,11 +165,32 @@ def _abs_product(f: torch.Tensor, rx: Rule, ry: Rule) -> tuple[float, float]:
 
 def tv_monte_carlo(p: Distribution, q: Distribution, n: int, generator: torch.Generator,
                    confidence: float = 0.95) -> Estimate:
-    """The bounded estimator with a Hoeffding interval at ``confidence`` (any dimension).
+    """TV by the bounded estimator with a Hoeffding interval (any dimension).
 
-    Half the draws come from p and half from q; each term |p − q|/(p + q) lies in
-    [0, 1], so the mean of the 2m independent terms is within
-    sqrt(log(2/(1 − confidence)) / (4m)) of TV with the stated probability.
+    Parameters
+    ----------
+    p, q : Distribution
+        The two laws.
+    n : int
+        Total draws (half from p, half from q).
+    generator : torch.Generator
+        The seeded stream.
+    confidence : float
+        The interval's level.
+
+    Returns
+    -------
+    Estimate
+
+    Notes
+    -----
+    Each term |p − q|/(p + q) at x ~ (p + q)/2 lies in [0, 1], so the mean of the 2m
+    independent terms is within sqrt(log(2/(1 − confidence)) / (4m)) of TV with the
+    stated probability.
+
+    References
+    ----------
+    docs/theory.md §6.
     """
     _check_same_space(p, q, None)
     confidence = check_confidence(confidence)
@@ -147,7 +208,28 @@ def tv_monte_carlo(p: Distribution, q: Distribution, n: int, generator: torch.Ge
 
 def tv(p: Distribution, q: Distribution, generator: torch.Generator | None = None,
        mc_samples: int = 200_000, confidence: float = 0.95) -> Estimate:
-    """TV by the best method for the dimension: quadrature (1-D), grid (2-D), else MC."""
+    """TV(p, q) by the best method for the dimension, with an interval that holds.
+
+    Parameters
+    ----------
+    p, q : Distribution
+        The two laws.
+    generator : torch.Generator, optional
+        Needed for Monte Carlo (d ≥ 3).
+    mc_samples : int
+        Monte Carlo draws (d ≥ 3).
+    confidence : float
+        The interval's level for Monte Carlo.
+
+    Returns
+    -------
+    Estimate
+        Quadrature in 1-D, a grid in 2-D, the bounded Monte Carlo estimator beyond.
+
+    References
+    ----------
+    docs/theory.md §6.
+    """
     _check_same_space(p, q, None)
     confidence = check_confidence(confidence)
     if p.dim == 1:
@@ -162,7 +244,26 @@ def tv(p: Distribution, q: Distribution, generator: torch.Generator | None = Non
 
 def kl_monte_carlo(pi: Distribution, q: Distribution, n: int,
                    generator: torch.Generator) -> tuple[float, float]:
-    """KL(π ‖ q) = E_π[log π − log q] by Monte Carlo: (estimate, standard error)."""
+    """KL(π ‖ q) = E_π[log π − log q] by Monte Carlo.
+
+    Parameters
+    ----------
+    pi, q : Distribution
+        The two laws (q must have a density wherever π has mass).
+    n : int
+        Draws from π.
+    generator : torch.Generator
+        The seeded stream.
+
+    Returns
+    -------
+    tuple of float
+        (estimate, standard error).
+
+    References
+    ----------
+    docs/theory.md §6.
+    """
     _check_same_space(pi, q, None)
     n = check_int(n, "n", 2, 10**9, "20000")
     x = pi.sample(n, generator)
@@ -175,12 +276,28 @@ def kl_monte_carlo(pi: Distribution, q: Distribution, n: int,
 
 
 def gaussian_tv(m1, v1, m2, v2) -> torch.Tensor:
-    """TV(N(m1, v1), N(m2, v2)) elementwise (torch; the one Gaussian TV implementation).
+    """TV(N(m1, v1), N(m2, v2)) elementwise, exactly (torch; the one Gaussian TV).
 
+    Parameters
+    ----------
+    m1, v1, m2, v2 : torch.Tensor or number
+        Means and variances (broadcast together).
+
+    Returns
+    -------
+    torch.Tensor
+        The TV distances, float64.
+
+    Notes
+    -----
     Computed after the affine map x ↦ (x − m2)/s2 (TV is invariant under it), i.e. for
     N(m, s²) against N(0, 1), from the two crossing points of the densities (one when
     s = 1); separations beyond 1e150 standard deviations give 1. Equal means reduce to
-    THEORY.md §5: 2|Φ(x*/a) − Φ(x*/b)|, x*² = 2a²b² ln(b/a)/(b² − a²).
+    2|Φ(x*/a) − Φ(x*/b)| with x*² = 2a²b² ln(b/a)/(b² − a²).
+
+    References
+    ----------
+    docs/theory.md §5.
     """
     tensors = []
     for value, name in ((m1, "m1"), (v1, "v1"), (m2, "m2"), (v2, "v2")):
@@ -217,7 +334,26 @@ def gaussian_tv(m1, v1, m2, v2) -> torch.Tensor:
 
 
 def tv_gaussian_1d(m1: float, s1: float, m2: float, s2: float) -> float:
-    """TV(N(m1, s1²), N(m2, s2²)) for scalars (:func:`gaussian_tv` with checked arguments)."""
+    """TV(N(m1, s1²), N(m2, s2²)) for scalars, exactly.
+
+    Parameters
+    ----------
+    m1, s1, m2, s2 : float
+        Means and standard deviations (s > 0).
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    docs/theory.md §5.
+
+    Examples
+    --------
+    >>> round(tv_gaussian_1d(0.0, 1.0, 1.0, 1.0), 6)  # 2Φ(1/2) − 1
+    0.382925
+    """
     m1, s1, m2, s2 = (to_float(v, k) for v, k in ((m1, "m1"), (s1, "s1"), (m2, "m2"),
                                                    (s2, "s2")))
     if s1 <= 0 or s2 <= 0:
@@ -231,7 +367,23 @@ def tv_gaussian_1d(m1: float, s1: float, m2: float, s2: float) -> float:
 
 
 def w2_gaussian(m1, v1, m2, v2) -> float:
-    """W2 between Gaussians with diagonal covariances: sqrt(‖m1 − m2‖² + Σ(√v1 − √v2)²)."""
+    """W2 between Gaussians with diagonal covariances.
+
+    Parameters
+    ----------
+    m1, v1, m2, v2 : array_like
+        Means and per-coordinate variances.
+
+    Returns
+    -------
+    float
+        sqrt(‖m1 − m2‖² + Σ(√v1 − √v2)²).
+
+    Examples
+    --------
+    >>> round(w2_gaussian([0.0], [1.0], [1.0], [4.0]), 6)  # sqrt(1 + 1)
+    1.414214
+    """
     arrays = []
     for value, name in ((m1, "m1"), (v1, "v1"), (m2, "m2"), (v2, "v2")):
         try:

@@ -6,9 +6,9 @@ Each model's ``fit_batched(data, streams)`` fits R models to data of shape
 :class:`~simulations.distributions.GaussianMixture`.
 
 * :class:`GaussianMLEModel`: N(mean, diag var) with the 1/n (MLE) or 1/(n−1) variance
-  (E5; THEORY.md §5: full synthetic, E[σ̂_k²] = σ0² ((n−1)/n)^k with 1/n).
+  (E5; docs/theory.md §5: full synthetic, E[σ̂_k²] = σ0² ((n−1)/n)^k with 1/n).
 * :class:`KDEModel`: Gaussian kernel, bandwidth fixed, Scott, Silverman (recomputed
-  each round, THEORY.md §5) or leave-one-out cross-validated; sampling is exact (a
+  each round, docs/theory.md §5) or leave-one-out cross-validated; sampling is exact (a
   training point plus h·N(0, I)).
 
 Coordinates with no spread at all (constant pixels) get 1e-3 of the largest
@@ -94,7 +94,19 @@ def _cv_multiplier(data: torch.Tensor, base: torch.Tensor) -> float:
 
 @dataclass(frozen=True)
 class GaussianMLEModel:
-    """Fit N(x̄, diag σ̂²): ``unbiased=False`` is the MLE (1/n), True uses 1/(n−1)."""
+    """Gaussian maximum likelihood: fit N(x̄, diag σ̂²) to each round's data.
+
+    Parameters
+    ----------
+    unbiased : bool
+        False (default) is the MLE (1/n); True uses 1/(n − 1).
+    name : str
+        The registry name.
+
+    References
+    ----------
+    docs/theory.md §3 (E5, rate 1/2), §5 (E σ̂² = σ0² ((n−1)/n)^k under full synthetic).
+    """
 
     unbiased: bool = False
     name: str = "gaussian-mle"
@@ -116,12 +128,25 @@ class GaussianMLEModel:
 
 @dataclass(frozen=True)
 class KDEModel:
-    """Gaussian KDE; ``bandwidth`` is a number (fixed h), ``"silverman"``, ``"scott"`` or ``"cv"``.
+    """Gaussian kernel density estimation.
 
-    Silverman (per coordinate): h_j = (4/(d+2))^{1/(d+4)} n^{-1/(d+4)} σ̂_j;
-    Scott: h_j = n^{-1/(d+4)} σ̂_j; ``"cv"``: c · Scott with c maximising the exact
-    leave-one-out log-likelihood over 45 log-spaced values in [0.03, 5] (on at most
-    2,000 evenly spaced points of the data).
+    Parameters
+    ----------
+    bandwidth : float or str
+        A number (fixed h), ``"silverman"``, ``"scott"`` or ``"cv"``.
+    name : str
+        The registry name.
+
+    Notes
+    -----
+    Silverman (per coordinate): h_j = (4/(d+2))^{1/(d+4)} n^{-1/(d+4)} σ̂_j; Scott:
+    h_j = n^{-1/(d+4)} σ̂_j; ``"cv"``: c · Scott with c maximising the exact
+    leave-one-out log-likelihood over 45 log-spaced values in [0.03, 5] (on at most 2,000
+    evenly spaced points of the data).
+
+    References
+    ----------
+    docs/theory.md §3 (E4, rate 2/5 in 1-D), §5 (KDE draws and mean densities).
     """
 
     bandwidth: float | str = "silverman"

@@ -1,4 +1,4 @@
-"""Monte Carlo TV and KL with intervals at a stated level (THEORY.md §6; dimension ≥ 3).
+"""Monte Carlo TV and KL with intervals at a stated level (docs/theory.md §6; dimension ≥ 3).
 
 TV uses the bounded estimator TV = E_{x∼(p+q)/2}[|p − q|/(p + q)]: m draws from p and
 m from q, each term |tanh((log p − log q)/2)| ∈ [0, 1]. Pairing the j-th draw from p

@@ -1,6 +1,6 @@
 """Quadrature rules for TV on explicit densities: composite Simpson with an error estimate.
 
-One home for the quadrature weights (THEORY.md §6). A :class:`Rule` holds nodes
+One home for the quadrature weights (docs/theory.md §6). A :class:`Rule` holds nodes
 and two weight vectors on the same nodes: Simpson's rule (``fine``) and Simpson's
 rule on every other node (``coarse``); |fine − coarse| estimates the error from one
 evaluation of the integrand.

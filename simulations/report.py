@@ -12,12 +12,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from boundkit import SCHEDULE_REGISTRY, bound_values
 from boundkit._paths import check_output_dir
 from simulations.config import LoopConfig
 from simulations.engine import check_memory, run
 from simulations.registry import DATA_REGISTRY, MODEL_REGISTRY
+
+#: The x axis of every per-generation figure (docs/theory.md §1's convention).
+GENERATION_LABEL = r"generation $i$ (model $p_{i+1}$ of round $i$)"
 
 
 def save_figure(fig, path: Path) -> list[str]:
@@ -73,10 +77,10 @@ def write(frame: pd.DataFrame, schedule, title: str, out: Path) -> dict:
     frame.to_csv(out / "frame.csv", index=False)
     if "e" in set(frame["metric"]):
         summary = _summary(frame, schedule)
-        _figure(summary, title, out / "errors.png")
+        save_figure(errors_figure(summary, title), out / "errors")
     else:
         summary = _summary_density_free(frame)
-        _figure_density_free(summary, title, out / "errors.png")
+        save_figure(quality_figure(summary, title), out / "errors")
     return {"frame": str(out / "frame.csv"), "figure": str(out / "errors.png"),
             "figures": [str(out / "errors.png"), str(out / "errors.pdf")], "summary": summary}
 
@@ -93,57 +97,94 @@ def _summary(frame: pd.DataFrame, schedule) -> pd.DataFrame:
         "v2_ok": by_gen["v2_margin"].min() >= 0,
     })
     summary["r1_bound"] = bound_values(schedule, summary["delta_mean"].to_numpy())
-    return summary.reset_index()
+    return _sizes(frame).join(summary).reset_index()
+
+
+def _sizes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per generation: n (the round's training-set size n_i) and real_share (α_i)."""
+    return frame.groupby("generation")[["n", "real_share"]].first()
 
 
 def _summary_density_free(frame: pd.DataFrame) -> pd.DataFrame:
     wide = frame.pivot_table(index=["replicate", "generation"], columns="metric", values="value")
     by_gen = wide.groupby(level="generation")
-    return pd.DataFrame({key: by_gen[key].mean() for key in ("precision", "recall", "nll")
-                         }).reset_index()
+    means = pd.DataFrame({key: by_gen[key].mean() for key in ("precision", "recall", "nll")})
+    return _sizes(frame).join(means).reset_index()
 
 
-def _figure_density_free(summary: pd.DataFrame, title: str, path: Path) -> None:
-    import matplotlib
+def quality_figure(summary: pd.DataFrame, title: str = "") -> Figure:
+    """k-NN precision and recall by generation, for data sets without a density.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Columns ``generation``, ``precision``, ``recall`` (the ``summary`` a density-free
+        :func:`simulate` returns).
+    title : str
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A figure of its own (no pyplot state): save it with ``fig.savefig(path)``.
+    """
     from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    fig = Figure(figsize=(6, 4), dpi=120)
+    ax = fig.subplots()
     g = summary["generation"].to_numpy()
     ax.plot(g, summary["precision"], "o-", label="k-NN precision, mean")
     ax.plot(g, summary["recall"], "s--", label="k-NN recall, mean")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel(r"generation $i$ (model $p_{i+1}$ of round $i$)")
+    ax.set_xlabel(GENERATION_LABEL)
+    ax.set_ylabel("precision, recall")
     ax.set_ylim(0, 1.05)
     ax.set_title(title + " (no density: no TV bound)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
+    return fig
 
 
-def _figure(summary: pd.DataFrame, title: str, path: Path) -> None:
-    import matplotlib
+def errors_figure(summary: pd.DataFrame, title: str = "") -> Figure:
+    r"""The loop's error by generation: e_{i+1} = TV(p_{i+1}, p0) (mean and range over
+    replicates), δ_i = TV(p_{i+1}, π_i), and R1's bound from the measured δ.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Columns ``generation``, ``e_mean``, ``e_min``, ``e_max``, ``delta_mean``,
+        ``r1_bound`` (the ``summary`` that :func:`simulate` returns).
+    title : str
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A figure of its own (no pyplot state): save it with ``fig.savefig(path)``.
+
+    Notes
+    -----
+    Generation i is the model p_{i+1} of round i (docs/theory.md §1); its error is e_{i+1}.
+    The bound is R1 (docs/theory.md §2), b = (I − B)^{-1} δ̄, capped at 1 on the plot (a TV
+    never exceeds 1).
+    """
     from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    fig = Figure(figsize=(6, 4), dpi=120)
+    ax = fig.subplots()
     g = summary["generation"].to_numpy()
-    ax.fill_between(g, summary["e_min"], summary["e_max"], alpha=0.25, label="e_i range")
+    ax.fill_between(g, summary["e_min"], summary["e_max"], alpha=0.25,
+                    label=r"$e_{i+1}$ range over replicates")
     ax.plot(g, summary["e_mean"], "o-", label=r"$e_{i+1} = \mathrm{TV}(p_{i+1}, p_0)$, mean")
-    delta_label = r"$\delta_i = \mathrm{TV}(p_{i+1}, \pi_i)$, mean"
-    ax.plot(g, summary["delta_mean"], "s--", label=delta_label)
-    ax.plot(g, summary["r1_bound"], "k-", lw=2, label=r"R1 bound from measured $\delta$")
+    ax.plot(g, summary["delta_mean"], "s--",
+            label=r"$\delta_i = \mathrm{TV}(p_{i+1}, \pi_i)$, mean")
+    ax.plot(g, np.minimum(summary["r1_bound"], 1.0), "k-", lw=2,
+            label=r"R1 bound from measured $\delta$ (capped at 1)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel(r"generation $i$ (model $p_{i+1}$ of round $i$)")
+    ax.set_xlabel(GENERATION_LABEL)
     ax.set_ylabel("total variation")
     ax.set_ylim(0, min(1.0, float(np.nanmax(summary[["e_max", "r1_bound"]].to_numpy())) * 1.1))
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
+    return fig

@@ -1,4 +1,4 @@
-"""MLP scores trained with Adam: the architecture-sensitivity check (THEORY.md §6), batched.
+"""MLP scores trained with Adam: the architecture-sensitivity check (docs/theory.md §6), batched.
 
 s(x, t) = MLP([x, t/T, log σ_t]) / σ_t (depth 2–4, SiLU), trained on the same
 σ_t²-weighted denoising score-matching loss as the random-feature score,

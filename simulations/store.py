@@ -48,7 +48,8 @@ SUMMARY = ["config_hash", "model", "data", "schedule", "n", "rounds", "replicate
 ROW_COLUMNS = ["replicate", "round", "generation", "n", "real_share", "metric", "value", "lo",
                "hi"]
 #: The columns a boundkit store's tables must have (a file without them is refused).
-REQUIRED = {"runs": ["key", "config_hash", "version", "status", "config", *SUMMARY[1:]],
+REQUIRED = {"runs": list(dict.fromkeys(["key", "config_hash", "version", "status", "config",
+                                         *SUMMARY[1:]])),
             "rows": ["key", "replicate", "round", "generation", "n", "metric", "value", "lo",
                      "hi"]}
 #: In :meth:`ResultStore.export`, the round's size: the run's ``n`` is the config's.
@@ -68,7 +69,31 @@ def run_key(config: LoopConfig, version: str | None = None) -> str:
 
 
 class ResultStore:
-    """The SQLite store at ``path`` (created if missing, WAL mode)."""
+    """A crash-safe results store: one SQLite file in WAL mode.
+
+    Parameters
+    ----------
+    path : str or Path
+        The SQLite file (``":memory:"`` for a store that lives in memory).
+    timeout : float
+        Seconds to wait for another writer's lock.
+    create : bool
+        Create the file when missing (default); False refuses a missing store (the
+        reading commands), so nothing is created by a refusal.
+
+    Raises
+    ------
+    InvalidArgument
+        A file that cannot be opened, or that is not a boundkit store (tables of its own
+        and no ``runs``, or missing columns): refused before anything is written.
+
+    Notes
+    -----
+    A run is keyed by its config hash and the package version; a finished run's
+    metadata and frame are committed in one transaction. [runs][simulations.store.ResultStore.runs]
+    lists them; [export][simulations.store.ResultStore.export] gives one tidy frame with
+    plain column names.
+    """
 
     def __init__(self, path: str | Path, timeout: float = 120.0, *, create: bool = True):
         if not isinstance(path, str | Path):
@@ -86,25 +111,36 @@ class ResultStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
-            self._db.executescript(SCHEMA)
             self._check_schema()
+            self._db.executescript(SCHEMA)
+            self._add_real_share()
         except (sqlite3.Error, OSError) as exc:
             raise InvalidArgument(f"--store={str(path)!r} cannot be opened as a results store "
                                   f"({exc}). Pass a writable SQLite file path.",
                                   argument="store") from None
 
     def _check_schema(self) -> None:
-        """Refuse a SQLite file that is not a boundkit store; add ``real_share`` to a store
-        written before that column existed (its rows read it as NULL)."""
+        """Refuse, before writing anything, a SQLite file that is not a boundkit store:
+        one with tables of its own and no ``runs``, or whose tables lack our columns."""
+        tables = {name for (name,) in self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'")}
+        problem = None
+        if tables and "runs" not in tables:
+            problem = f"it holds the tables {', '.join(sorted(tables))[:200]} and no 'runs'"
         for table, wanted in REQUIRED.items():
-            have = [row[1] for row in self._db.execute(f"PRAGMA table_info({table})")]
-            missing = [c for c in wanted if c not in have]
-            if missing:
-                self._db.close()
-                raise InvalidArgument(
-                    f"--store={str(self.path)!r} is not a boundkit results store: its table "
-                    f"{table!r} lacks {', '.join(missing)}. Pass a store that boundkit sweep "
-                    f"wrote, or a new file name.", argument="store")
+            if problem is None and table in tables:
+                have = [row[1] for row in self._db.execute(f"PRAGMA table_info({table})")]
+                missing = [c for c in wanted if c not in have]
+                if missing:
+                    problem = f"its table {table!r} lacks {', '.join(missing)}"
+        if problem:
+            self._db.close()
+            raise InvalidArgument(f"--store={str(self.path)!r} is not a boundkit results store: "
+                                  f"{problem}. Pass a store that boundkit sweep wrote, or a new "
+                                  f"file name.", argument="store")
+
+    def _add_real_share(self) -> None:
+        """A store written before ``real_share`` existed gains it (old rows read NULL)."""
         rows = [row[1] for row in self._db.execute("PRAGMA table_info(rows)")]
         if "real_share" not in rows:
             self._db.execute("ALTER TABLE rows ADD COLUMN real_share REAL")

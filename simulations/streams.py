@@ -3,7 +3,7 @@
 Replicate r draws from a torch generator seeded by
 ``SeedSequence(seed, spawn_key=(r,))``: its numbers do not depend on how many
 replicates run beside it, so replicate r of a batched run is the one-replicate
-run with ``first_replicate = r`` (THEORY.md: same seed, same numbers). Each draw
+run with ``first_replicate = r`` (docs/theory.md: same seed, same numbers). Each draw
 is made per replicate and stacked; all arithmetic after that is batched.
 """
 

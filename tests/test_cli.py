@@ -49,8 +49,8 @@ def test_threshold_json_equals_api(capsys):
     rows = json.loads(out)
     api = [p.as_dict() for p in phase_transition(Fraction(1, 4), range(1, 21))]
     assert rows == api
-    assert set(rows[0]) == {"generation", "rate", "rate_float", "convention", "x_critical", "lambda_critical",
-                            "lambda_break_even", "ratio_at_peak", "certified"}
+    assert set(rows[0]) == {"generation", "rate", "rate_float", "convention", "x_critical",
+                            "lambda_critical", "lambda_break_even", "ratio_at_peak", "certified"}
 
 
 @given(bst.rates(32), st.integers(1, 30))
@@ -121,7 +121,7 @@ def test_rich_table_and_other_formats(capsys):
     assert code == 0 and "λ'" in out and "17.8304" in out
     code, out, _ = run(capsys, "table", "growth", "--format", "csv", "--generations", "1,2")
     assert out.splitlines()[0] == "generation,rate,rate_float,eps,n_required,exponent,certified"
-    assert out.splitlines()[1] == "1,0.25,0.1,160000,4.0,True"
+    assert out.splitlines()[1] == "1,1/4,0.25,0.1,160000,4.0,True"
     code, out, _ = run(capsys, "table", "schedules", "--format", "latex", "--generations", "1..3")
     assert "\\toprule" in out and "\\bottomrule" in out
     code, out, _ = run(capsys, "table", "schedules", "--format", "markdown", "--generations", "2")

@@ -72,8 +72,8 @@ def test_config_hash_is_stable_across_processes():
 def test_frame_is_tidy_and_names_its_config():
     config = LoopConfig(model="gaussian-mle", **SMALL)
     frame = run(config)
-    assert list(frame.columns) == ["replicate", "round", "generation", "n", "metric", "value",
-                                   "lo", "hi"]
+    assert list(frame.columns) == ["replicate", "round", "generation", "n", "real_share",
+                                   "metric", "value", "lo", "hi"]
     assert frame.attrs["config"] == config.to_dict()
     assert frame.attrs["config_hash"] == config.config_hash
     assert set(frame.metric) == {"e", "delta", "tv_pi", "kl", "mean", "var", "nll",
@@ -109,7 +109,7 @@ def test_replicate_r_of_a_batch_is_the_single_run_starting_at_r(model, params, d
 
 
 def test_mle_variance_law_on_the_engine():
-    # THEORY.md §5: full synthetic with the 1/n estimator, E[σ̂²] = σ0² ((n−1)/n)^{k+1}
+    # docs/theory.md §5: full synthetic with the 1/n estimator, E[σ̂²] = σ0² ((n−1)/n)^{k+1}
     n, reps = 10, 4000
     frame = run(LoopConfig(model="gaussian-mle", rounds=4, n=n, replicates=reps,
                            metrics=("var",)))
@@ -120,7 +120,7 @@ def test_mle_variance_law_on_the_engine():
 
 
 def test_kde_mean_density_adds_h_squared_per_round_and_jensen_holds():
-    # E[p_{k+1}] = N(0, 1 + (k+1) h²) (THEORY.md §5); its variance is E[var] + Var(mean)
+    # E[p_{k+1}] = N(0, 1 + (k+1) h²) (docs/theory.md §5); its variance is E[var] + Var(mean)
     h, n, reps = 0.4, 30, 2000
     frame = run(LoopConfig(model="kde", model_params={"bandwidth": h}, rounds=4, n=n,
                            replicates=reps, grid_points=2049, metrics=("e", "mean", "var")))

@@ -1,4 +1,4 @@
-"""Error models E1–E5 and custom (THEORY.md §3): rates derived, not stored; R7 (E3)."""
+"""Error models E1–E5 and custom (docs/theory.md §3): rates derived, not stored; R7 (E3)."""
 
 import math
 from fractions import Fraction
@@ -124,7 +124,7 @@ def test_dominant_balance_tau_star():
 
 
 def test_stationarity_polynomial_with_m_equal_n():
-    # m = n: 4τ⁵ + 3τ⁴ = n² (THEORY.md §3, E3)
+    # m = n: 4τ⁵ + 3τ⁴ = n² (docs/theory.md §3, E3)
     assert sp.expand(stationarity_poly(n, n) - n * (4 * tau**5 + 3 * tau**4 - n**2)) == 0
 
 

@@ -118,7 +118,7 @@ TEMPLATES = {
 
 #: Public names that are not calls to fuzz: abstract bases, exceptions, result records.
 NOT_CALLS = {"ErrorModel", "Schedule", "InvalidArgument", "NotCertified", "GenerationLimit",
-             "GrowthRow", "PhasePoint", "Response", "sim.Distribution", "sim.Estimate"}
+             "GrowthRow", "PhasePoint", "Enclosure", "Response", "sim.Distribution", "sim.Estimate"}
 
 SLOTS = [(name, kind, key) for name, (_, args, kw) in TEMPLATES.items()
          for kind, key in [*(("arg", k) for k in range(len(args))), *(("kw", k) for k in kw)]]

@@ -1,4 +1,4 @@
-"""R2 quartic growth and its inverse; R3 final-round real share (THEORY.md §4)."""
+"""R2 quartic growth and its inverse; R3 final-round real share (docs/theory.md §4)."""
 
 from fractions import Fraction
 

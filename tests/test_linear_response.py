@@ -1,4 +1,4 @@
-"""R8 linear response (THEORY.md §8): closed forms, R1's matrix, and a Monte Carlo check."""
+"""R8 linear response (docs/theory.md §8): closed forms, R1's matrix, and a Monte Carlo check."""
 
 import numpy as np
 import pytest

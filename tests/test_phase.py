@@ -1,4 +1,4 @@
-"""R6 phase transition (THEORY.md §4): exact values, the three λ' routes, properties."""
+"""R6 phase transition (docs/theory.md §4): exact values, the three λ' routes, properties."""
 
 import itertools
 from fractions import Fraction
@@ -47,7 +47,7 @@ def test_lambda_1_float_and_certified():
 
 
 def test_break_even_1_at_quarter():
-    # B_1(λ) = B_1(0)  <=>  1 + 2λ = (1 + λ)^{5/4}: λ⁼_1 = 12.80… (THEORY.md)
+    # B_1(λ) = B_1(0)  <=>  1 + 2λ = (1 + λ)^{5/4}: λ⁼_1 = 12.80… (docs/theory.md)
     (p,) = phase_transition(R, [1])
     lam = p.lambda_break_even
     assert 1 + 2 * lam == pytest.approx((1 + lam) ** 1.25, rel=1e-13)
@@ -122,7 +122,7 @@ def test_break_even_beyond_threshold_and_below_quartic_bound(r, i):
 
 
 def test_lambert_w_slope_value_and_convergence():
-    # u* = 0.550200…, slope 1.817518… at r = 1/4 (THEORY.md; digits truncated)
+    # u* = 0.550200…, slope 1.817518… at r = 1/4 (docs/theory.md; digits truncated)
     slope = asymptotic_slope(R)
     assert 0.550200 <= 1 / slope < 0.550201
     assert 1.817518 <= slope < 1.817519
@@ -138,7 +138,7 @@ def test_lambert_w_slope_value_and_convergence():
 
 
 def test_break_even_quartic_law():
-    # λ⁼_i / (i+1)^{1/r} → 1 (THEORY.md, R6 beyond)
+    # λ⁼_i / (i+1)^{1/r} → 1 (docs/theory.md, R6 beyond)
     pts = phase_transition(R, [10, 100, 1000], certify=False)
     ratios = [p.lambda_break_even / (p.generation + 1) ** 4 for p in pts]
     assert all(abs(1 - a) > abs(1 - b) for a, b in itertools.pairwise(ratios))

@@ -1,4 +1,4 @@
-"""R6 under the fixed-real round-0 convention (THEORY.md §4): three routes, one answer."""
+"""R6 under the fixed-real round-0 convention (docs/theory.md §4): three routes, one answer."""
 
 from fractions import Fraction
 

@@ -1,4 +1,4 @@
-"""R6 with a floor C0 > 0 (THEORY.md §4): a real maximum or an honest "none"."""
+"""R6 with a floor C0 > 0 (docs/theory.md §4): a real maximum or an honest "none"."""
 
 from fractions import Fraction
 

@@ -1,4 +1,4 @@
-"""Every derivation of THEORY.md §2–4 checks, and every wrong variant is rejected."""
+"""Every derivation of docs/theory.md §2–4 checks, and every wrong variant is rejected."""
 
 from fractions import Fraction
 

@@ -1,4 +1,4 @@
-"""R1 master inequality unrolled (THEORY.md §2) and the schedules of §4."""
+"""R1 master inequality unrolled (docs/theory.md §2) and the schedules of §4."""
 
 from fractions import Fraction
 

@@ -15,7 +15,7 @@ from simulations.batched import gaussian_mle_chains
 
 @pytest.mark.parametrize("method", ["sufficient", "explicit"])
 def test_mle_variance_law_both_methods(method):
-    # E[σ̂_k²] = σ0² ((n−1)/n)^k with the 1/n estimator (THEORY.md §5)
+    # E[σ̂_k²] = σ0² ((n−1)/n)^k with the 1/n estimator (docs/theory.md §5)
     n, reps = 8, 20_000
     _, var = gaussian_mle_chains(FullSynthetic(), 6, n, reps, sigma0=2.0, seed=3, method=method)
     mean, se = var.mean(0).numpy(), var.std(0).numpy() / math.sqrt(reps)
@@ -35,7 +35,7 @@ def test_sufficient_and_explicit_agree_with_real_data_mixed_in():
 
 
 def test_real_share_keeps_variance_from_collapsing():
-    # full synthetic: σ̂² → 0; any fixed α > 0 keeps it stable (THEORY.md §5)
+    # full synthetic: σ̂² → 0; any fixed α > 0 keeps it stable (docs/theory.md §5)
     _, full = gaussian_mle_chains(FullSynthetic(), 400, 10, 2000, seed=4)
     _, kept = gaussian_mle_chains(ConstantRealShare(Fraction(1, 2)), 400, 10, 2000, seed=4)
     assert float(full[:, -1].mean()) < 1e-5
@@ -74,7 +74,7 @@ def test_gaussian_tv_matches_quadrature_and_theory():
             ref = mpmath.quad(lambda x, a=a, b=b: abs(mpmath.npdf(x, a, mpmath.sqrt(b))
                                                       - mpmath.npdf(x)) / 2, points)
             assert value == pytest.approx(float(ref), abs=1e-13)
-    # equal means: THEORY.md §5, 2|Φ(x*/a) − Φ(x*/b)| with x*² = 2a²b² ln(b/a)/(b² − a²)
+    # equal means: docs/theory.md §5, 2|Φ(x*/a) − Φ(x*/b)| with x*² = 2a²b² ln(b/a)/(b² − a²)
     a, b = 1.0, 1.7
     x_star = math.sqrt(2 * a * a * b * b * math.log(b / a) / (b * b - a * a))
     theory = 2 * abs(norm.cdf(x_star / a) - norm.cdf(x_star / b))

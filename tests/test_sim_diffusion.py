@@ -1,4 +1,4 @@
-"""Diffusion: the random-feature score, its exact gradient flow and the PF-ODE (THEORY.md §6)."""
+"""Diffusion: the random-feature score, its exact gradient flow and the PF-ODE (theory §6)."""
 
 import itertools
 import math

@@ -1,4 +1,4 @@
-"""simulations: models and the loop against THEORY.md §5 exact facts and V1/V2 (§7)."""
+"""simulations: models and the loop against docs/theory.md §5 exact facts and V1/V2 (§7)."""
 
 import math
 from fractions import Fraction
@@ -25,7 +25,7 @@ CPU = torch.device("cpu")
 
 
 def test_gaussian_mle_variance_shrinks_geometrically():
-    # THEORY.md §5: full synthetic with the 1/n estimator, E[σ̂_k²] = σ0² ((n−1)/n)^k
+    # docs/theory.md §5: full synthetic with the 1/n estimator, E[σ̂_k²] = σ0² ((n−1)/n)^k
     n, rounds, reps = 10, 4, 3000
     g = make_generator(11, CPU)
     p0 = make_distribution("gaussian")
@@ -45,7 +45,7 @@ def test_gaussian_mle_variance_shrinks_geometrically():
 
 
 def test_kde_mean_density_adds_h_squared_per_round():
-    # E[p_k] = N(0, 1 + k h²) (THEORY.md §5). One exact draw from each independent
+    # E[p_k] = N(0, 1 + k h²) (docs/theory.md §5). One exact draw from each independent
     # replicate's p_k is a draw from E[p_k]: its variance has a chi-square interval.
     h, n, k, reps = 0.5, 15, 3, 4000
     g = make_generator(5, CPU)
@@ -65,7 +65,7 @@ def test_kde_mean_density_adds_h_squared_per_round():
 
 
 def test_jensen_lower_bound_on_expected_error():
-    # E[e_k] ≥ TV(E[p_k], p0) = TV(N(0, 1 + k h²), N(0, 1)) (THEORY.md §5)
+    # E[e_k] ≥ TV(E[p_k], p0) = TV(N(0, 1 + k h²), N(0, 1)) (docs/theory.md §5)
     h, n, k, reps = 0.4, 30, 2, 150
     g = make_generator(8, CPU)
     p0 = make_distribution("gaussian")
@@ -124,8 +124,8 @@ def test_loop_is_reproducible_and_tidy():
     c = run_loop(GaussianMLEModel(), p0, FullSynthetic(), 3, 40, replicates=2, seed=8,
                  mc_samples=1000)
     assert a.equals(b) and not a.equals(c)
-    assert list(a.columns) == ["replicate", "round", "generation", "n", "metric", "value",
-                               "lo", "hi"]
+    assert list(a.columns) == ["replicate", "round", "generation", "n", "real_share",
+                               "metric", "value", "lo", "hi"]
     assert len(a) == 2 * 3 * a["metric"].nunique()
     assert np.all(a["lo"] <= a["value"] + 1e-15) and np.all(a["value"] <= a["hi"] + 1e-15)
 

@@ -1,4 +1,4 @@
-"""simulations: distributions and TV/KL/W2 metrics against closed forms (THEORY.md §5–6)."""
+"""simulations: distributions and TV/KL/W2 metrics against closed forms (docs/theory.md §5–6)."""
 
 import math
 
@@ -32,7 +32,7 @@ def gen(seed=0):
 
 
 def theory_equal_mean_tv(a: float, b: float) -> float:
-    """THEORY.md §5: 2|Φ(x*/a) − Φ(x*/b)|, x*² = 2a²b² ln(b/a)/(b² − a²)."""
+    """docs/theory.md §5: 2|Φ(x*/a) − Φ(x*/b)|, x*² = 2a²b² ln(b/a)/(b² − a²)."""
     x = math.sqrt(2 * a * a * b * b * math.log(b / a) / (b * b - a * a))
     return 2 * abs(ndtr(x / a) - ndtr(x / b))
 
@@ -43,7 +43,7 @@ def test_gaussian_tv_closed_forms_and_quadrature(a, b):
     assert closed == pytest.approx(theory_equal_mean_tv(a, b), rel=1e-12)
     est = tv_quadrature_1d(GaussianMixture([[0.0]], [a]), GaussianMixture([[0.0]], [b]))
     assert est.lo <= closed <= est.hi
-    assert est.hi - est.lo < 1e-6  # THEORY.md §6: quadrature error < 1e-6
+    assert est.hi - est.lo < 1e-6  # docs/theory.md §6: quadrature error < 1e-6
 
 
 def test_tv_with_shifted_means_and_symmetry():

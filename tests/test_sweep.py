@@ -19,7 +19,7 @@ from boundkit.cli import main
 from boundkit.errors import InvalidArgument
 from simulations import LoopConfig, ResultStore, sweep
 from simulations.store import run_key
-from simulations.sweep import expand, load
+from simulations.sweeps import expand, load
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"model": "gaussian-mle", "rounds": 2, "replicates": 2, "metrics": ["e", "mean"]}
@@ -111,7 +111,7 @@ def test_dask_local_cluster_with_process_workers(tmp_path):
 
 
 def test_submitit_local_executor(tmp_path):
-    from simulations.sweep import submitit_local_executor
+    from simulations.sweeps import submitit_local_executor
 
     pool = submitit_local_executor(tmp_path / "submitit")
     try:

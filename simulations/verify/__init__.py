@@ -1,4 +1,4 @@
-"""``boundkit verify``: the paper's claims confronted with trained loops (THEORY.md §7–§8).
+"""``boundkit verify``: the paper's claims confronted with trained loops (docs/theory.md §7–§8).
 
 :func:`verify` runs the named experiments (all by default) at a :class:`Scale` (``quick``
 or ``full``), writes ``verdicts.json``, ``report.md``, one figure per experiment (PNG and

@@ -1,4 +1,4 @@
-"""Experiments C1, V3, V4, V5, P1, P3 (constant n), P4 and P5 (THEORY.md §7).
+"""Experiments C1, V3, V4, V5, P1, P3 (constant n), P4 and P5 (docs/theory.md §7).
 
 Each takes a :class:`~simulations.verify.study.Study`, runs its loops through the study's
 runner, and adds verdicts and summary rows. Generation i is the model of round i (the

@@ -1,5 +1,5 @@
 """Experiments P2 (both conventions), P3 (growing sizes), D1, the long horizon and the
-MLP architecture check (THEORY.md §7)."""
+MLP architecture check (docs/theory.md §7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``boundkit verify``: the paper's claims on trained loops (THEORY.md §7; simulations.verify).
+"""``boundkit verify``: the paper's claims on trained loops (docs/theory.md §7; simulations.verify).
 
 ``--quick`` (the default; ``make demo``) runs every experiment at small sizes in this
 process in about a minute; ``--full`` is the paper-scale run, executed through the sweep
@@ -50,7 +50,7 @@ def verify(names, out, quick, store, workers, dask_address, partition, seed) -> 
         raise InvalidArgument("pass one of --dask and --slurm, not both.", argument="dask")
     executor, close = None, None
     if not quick:  # connect first: a refusal creates nothing on disk
-        from simulations.sweep import dask_executor, slurm_executor
+        from simulations.sweeps import dask_executor, slurm_executor
 
         store = store or Path(out) / "results.sqlite"
         if dask_address is not None:

@@ -3,7 +3,7 @@
 * :func:`fit_rate` fits round 0's TV error over a geometric grid of n by least squares on
   log δ̄(n), with a floor C0 ≥ 0 kept only when its bootstrap 2.5 % quantile is > 0;
   bootstrap over replicates (200 resamples) gives the CI and standard error of r̂.
-* :func:`calibrate` is R8's calibration (THEORY.md §8): a(n) = TV(p̄_1, p0), p̄_1 the mean
+* :func:`calibrate` is R8's calibration (docs/theory.md §8): a(n) = TV(p̄_1, p0), p̄_1 the mean
   density over replicates, and s(n) solving E|a + sZ| = mean e_1; each fitted as a power
   law in n.
 """

@@ -7,12 +7,11 @@ import json
 import math
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.figure import Figure
 
+from boundkit.errors import InvalidArgument
+from boundkit.latex import escape as _tex
 from simulations.report import save_figure
 from simulations.verify.rules import RULE_TEXT
 
@@ -48,42 +47,62 @@ def _group(experiment: str) -> str:
 
 
 def _figures(summary: pd.DataFrame, out: Path) -> dict[str, str]:
-    """One figure per experiment group: a panel per (variant, model, data)."""
+    """One figure per experiment group (PNG + PDF); the file names by group."""
     made = {}
     if summary.empty:
         return made
-    summary = summary.assign(group=summary.experiment.map(_group))
-    for group, part in summary.groupby("group", sort=False):
-        panels = list(part.groupby(["experiment", "model", "data"], sort=False))
-        cols = min(4, len(panels))
-        rows = math.ceil(len(panels) / cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.9 * rows), squeeze=False)
-        for ax, ((exp, model, data), p) in zip(axes.flat, panels, strict=False):
-            for series, s in p.groupby("series", sort=False):
-                ax.plot(s.x, s["mean"], "o-", ms=3, label=f"{series} (mean, 95% CI)")
-                ax.fill_between(s.x, s.lo, s.hi, alpha=0.25)
-                if s.bound.notna().any():
-                    ax.plot(s.x, s.bound, "k--", lw=1, label="bound")
-                if s.predicted.notna().any():
-                    ax.plot(s.x, s.predicted, ":", color="tab:red", lw=1.5,
-                            label="R8" if group != "V3" and group != "D1" else "fit")
-            if group in LOG_X and (p.x > 0).all():
-                ax.set_xscale("log")
-            ax.set_title(f"{exp}: {model}, {data}", fontsize=8)
-            ax.tick_params(labelsize=7)
-            ax.legend(fontsize=6)
-        for ax in list(axes.flat)[len(panels):]:
-            ax.set_visible(False)
-        fig.tight_layout()
-        save_figure(fig, out / f"fig_{group}")
-        plt.close(fig)
+    for group in dict.fromkeys(summary.experiment.map(_group)):
+        save_figure(experiment_figure(summary, group), out / f"fig_{group}")
         made[group] = f"fig_{group}.png"
     return made
 
 
-def _tex(text: str) -> str:
-    return (str(text).replace("\\", r"\textbackslash{}").replace("_", r"\_")
-            .replace("%", r"\%").replace("&", r"\&").replace("#", r"\#"))
+def experiment_figure(summary: pd.DataFrame, group: str) -> Figure:
+    """The figure of one experiment group (``"V3"``, ``"P2"``, ...): a panel per (variant,
+    model, data) with the measured mean and its 95 % interval, the bound and the fit or
+    R8 prediction where the experiment has them.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        ``summary.csv`` of a verification (columns experiment, model, data, series, x,
+        mean, lo, hi, bound, predicted).
+    group : str
+        The experiment group: the first word of ``experiment``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A figure of its own (no pyplot state): save it with ``fig.savefig(path)``.
+    """
+    part = summary[summary.experiment.map(_group) == group]
+    if part.empty:
+        raise InvalidArgument(f"group={group!r} has no rows in this summary; its groups are "
+                              f"{', '.join(dict.fromkeys(summary.experiment.map(_group)))}.",
+                              argument="group")
+    panels = list(part.groupby(["experiment", "model", "data"], sort=False))
+    cols = min(4, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    fig = Figure(figsize=(3.6 * cols, 2.9 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax, ((exp, model, data), p) in zip(axes.flat, panels, strict=False):
+        for series, s in p.groupby("series", sort=False):
+            ax.plot(s.x, s["mean"], "o-", ms=3, label=f"{series} (mean, 95% CI)")
+            ax.fill_between(s.x, s.lo, s.hi, alpha=0.25)
+            if s.bound.notna().any():
+                ax.plot(s.x, s.bound, "k--", lw=1, label="bound")
+            if s.predicted.notna().any():
+                ax.plot(s.x, s.predicted, ":", color="tab:red", lw=1.5,
+                        label="R8" if group != "V3" and group != "D1" else "fit")
+        if group in LOG_X and (p.x > 0).all():
+            ax.set_xscale("log")
+        ax.set_title(f"{exp}: {model}, {data}", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
 
 
 def _num(x) -> str:

@@ -1,6 +1,6 @@
-"""Verdict rules (THEORY.md §7): every verdict is *holds*, *violated* or *inconclusive*.
+"""Verdict rules (docs/theory.md §7): every verdict is *holds*, *violated* or *inconclusive*.
 
-The rule, stated once and printed in every report (:data:`RULE_TEXT`):
+The rule, fixed before any data are seen and printed in every report:
 
 * level α = 0.05; the points of one verdict (rounds, grid points) are corrected together
   by Holm's step-down method, separately for "holds" and for "violated";

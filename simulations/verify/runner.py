@@ -49,7 +49,7 @@ class Runner:
         if self.store is None:
             return [run(c) for c in configs]
         from simulations.store import ResultStore, run_key
-        from simulations.sweep import sweep
+        from simulations.sweeps import sweep
 
         result = sweep(configs, executor=self.executor, store=self.store, workers=self.workers,
                        progress=self.progress)

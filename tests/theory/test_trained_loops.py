@@ -1,4 +1,4 @@
-"""What the theory guarantees on trained loops, for loops hypothesis draws (THEORY.md §7).
+"""What the theory guarantees on trained loops, for loops hypothesis draws (docs/theory.md §7).
 
 * C1 always: R1 with the measured δ_i holds per replicate and round (triangle inequality
   and convexity of TV), within the certified TV intervals.

@@ -145,10 +145,47 @@ class SweepResult:
 def sweep(configs: list[LoopConfig], executor: cf.Executor | None = None,
           store: ResultStore | str | Path | None = None, workers: int | None = None,
           progress=None) -> SweepResult:
-    """Run the configs not yet finished in ``store`` on ``executor``; record each one.
+    """Run the configs not yet finished in ``store`` and record each one as it finishes.
 
-    ``executor`` defaults to ``workers`` local processes (spawned). ``progress`` is called
-    as ``progress(finished, running, failed, todo)`` after every change.
+    Parameters
+    ----------
+    configs : list of LoopConfig
+        The runs (a sweep file's [load][simulations.sweeps.load] gives them).
+    executor : concurrent.futures.Executor, optional
+        Where to run: local processes by default, a Dask client's executor, or a
+        [SubmititPool][simulations.sweeps.SubmititPool] for Slurm.
+    store : ResultStore, str or Path
+        The results store (required): finished runs in it are skipped.
+    workers : int, optional
+        Local processes when ``executor`` is None (default: one per core).
+    progress : callable, optional
+        Called as ``progress(finished, running, failed, todo)`` after every change.
+
+    Returns
+    -------
+    SweepResult
+        Counts (total, skipped, finished, failed), the errors by config hash, and
+        whether Ctrl-C interrupted it (every finished run is kept).
+
+    Raises
+    ------
+    InvalidArgument
+        No store, or bad workers.
+
+    Notes
+    -----
+    Each worker runs torch with one intra-op thread; a run that raises is recorded as
+    failed and the sweep goes on.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from simulations import LoopConfig, sweep
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     result = sweep([LoopConfig(model="gaussian-mle", data="gaussian", n=20, rounds=1)],
+    ...                    store=pathlib.Path(tmp) / "s.db", workers=1)
+    >>> result.finished
+    1
     """
     if not isinstance(configs, list | tuple) or not all(isinstance(c, LoopConfig)
                                                         for c in configs):
