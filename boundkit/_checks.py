@@ -227,8 +227,9 @@ def check_generations(gens: object, name: str = "generations", minimum: int = 1)
         raise InvalidArgument(f"{name} holds more than {MAX_GENERATIONS:,} generations. Pass a "
                               f"shorter range.", argument=name)
     out = [check_generation(g, name, minimum) for g in seq]
-    if len(set(out)) != len(out):
-        twice = next(g for g in out if out.count(g) > 1)
+    if len(set(out)) != len(out):  # find the first repeat in one pass (not O(n²))
+        seen: set[int] = set()
+        twice = next(g for g in out if g in seen or seen.add(g))
         raise InvalidArgument(f"{name} lists generation {twice} more than once. Pass each "
                               f"generation once.", argument=name)
     return out

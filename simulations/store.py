@@ -12,6 +12,7 @@ one is kept, not written twice.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
@@ -54,6 +55,21 @@ REQUIRED = {"runs": list(dict.fromkeys(["key", "config_hash", "version", "status
                      "hi"]}
 #: In :meth:`ResultStore.export`, the round's size: the run's ``n`` is the config's.
 EXPORT_RENAME = {"n": "n_round"}
+
+
+def _damaged(method):
+    """Turn SQLite's "malformed" or "not a database" errors on a read into a refusal."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise
+            raise InvalidArgument(f"--store={str(self.path)!r} cannot be read: {exc}. The file "
+                                  f"is damaged (truncated or overwritten); pass an intact store.",
+                                  argument="store") from None
+    return wrapper
 
 
 def package_version() -> str:
@@ -107,11 +123,11 @@ class ResultStore:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
                                        check_same_thread=False)
+            self._db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            self._check_schema()  # before anything writes: a foreign file stays as it was
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
-            self._check_schema()
             self._db.executescript(SCHEMA)
             self._add_real_share()
         except (sqlite3.Error, OSError) as exc:
@@ -156,6 +172,7 @@ class ResultStore:
 
     # -- writing -----------------------------------------------------------------------
 
+    @_damaged
     def finished(self, keys: list[str]) -> set[str]:
         """The keys among ``keys`` whose runs are recorded as finished."""
         out: set[str] = set()
@@ -223,11 +240,13 @@ class ResultStore:
 
     # -- reading -----------------------------------------------------------------------
 
+    @_damaged
     def runs(self, status: str | None = "finished") -> pd.DataFrame:
         """One row per run (all statuses when ``status`` is None), oldest first."""
         query = "SELECT * FROM runs" + (" WHERE status=?" if status else "") + " ORDER BY ended"
         return pd.read_sql_query(query, self._db, params=(status,) if status else ())
 
+    @_damaged
     def find(self, prefix: str) -> dict:
         """The run whose config hash starts with ``prefix`` (unique), as a dict."""
         if not isinstance(prefix, str) or not re.fullmatch(r"[0-9a-f]{1,64}", prefix):
@@ -245,11 +264,13 @@ class ResultStore:
                                   f"pass more characters of the hash.", argument="hash")
         return rows.iloc[-1].to_dict()
 
+    @_damaged
     def frame(self, key: str) -> pd.DataFrame:
         """The tidy frame of one run."""
         return pd.read_sql_query(f"SELECT {', '.join(ROW_COLUMNS)} FROM rows WHERE key=? "
                                  "ORDER BY rowid", self._db, params=(key,))
 
+    @_damaged
     def export(self) -> pd.DataFrame:
         """Every finished run's rows with its config (one tidy frame).
 

@@ -237,6 +237,7 @@ def sweep(configs: list[LoopConfig], executor: cf.Executor | None = None,
     finally:
         if own_executor and executor is not None:
             executor.shutdown(wait=not result.interrupted, cancel_futures=True)
+            reap_children()
         if own_store:
             db.close()
     return result
@@ -252,6 +253,21 @@ def local_executor(workers: int) -> cf.Executor:
     """``workers`` spawned local processes (spawn: no forked torch state)."""
     return cf.ProcessPoolExecutor(max_workers=workers,
                                   mp_context=multiprocessing.get_context("spawn"))
+
+
+def reap_children(timeout: float = 30.0) -> None:
+    """Wait for every child process this sweep started, then stop multiprocessing's
+    resource tracker: when ``boundkit sweep`` returns, no process of its group is left
+    (a LocalCluster's nannies and workers, spawned pool workers, the tracker)."""
+    for child in multiprocessing.active_children():
+        child.join(timeout)
+        if child.is_alive():
+            child.terminate()
+            child.join(5)
+    with contextlib.suppress(Exception):  # a private helper: best effort on other Pythons
+        from multiprocessing import resource_tracker
+
+        resource_tracker._resource_tracker._stop()
 
 
 @contextlib.contextmanager
@@ -308,6 +324,7 @@ def dask_executor(address: str, workers: int, timeout: str = "10s"):
     def close():
         client.close()
         cluster.close()
+        reap_children()
 
     return client.get_executor(), close
 

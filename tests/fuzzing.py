@@ -254,11 +254,71 @@ def sweep_files() -> dict[str, str]:
         junk = os.path.join(folder, "junk.db")
         with open(junk, "w", encoding="utf-8") as f:
             f.write("not a database")
-        _SWEEP_FILES.update(good=good, bad=bad, junk=junk, folder=folder,
-                            grid=os.path.join(folder, "grid.toml"))
-        with open(_SWEEP_FILES["grid"], "w", encoding="utf-8") as f:
+        grid = os.path.join(folder, "grid.toml")
+        with open(grid, "w", encoding="utf-8") as f:
             f.write('model = "kde"\n[grid]\nn = 5\n')
+        stores = _hostile_stores(folder, good)  # all or nothing: no half-made cache
+        _SWEEP_FILES.update(good=good, bad=bad, junk=junk, folder=folder, grid=grid, **stores)
     return _SWEEP_FILES
+
+
+def _hostile_stores(folder: str, sweep_file: str) -> dict[str, str]:
+    """Stores a user may point at by mistake: another program's SQLite file, a store of
+    another schema, one with NULLs in every nullable column, and a truncated one."""
+    import sqlite3
+
+    from simulations import ResultStore, sweep
+    from simulations.sweeps import load
+
+    out = {k: os.path.join(folder, f"{k}.db") for k in ("foreign", "schema", "nulls", "cut")}
+    for key, table in (("foreign", "people (name TEXT)"), ("schema", "runs (key TEXT, x INT)")):
+        db = sqlite3.connect(out[key], isolation_level=None)
+        db.execute(f"CREATE TABLE {table}")
+        db.close()
+    with ResultStore(out["nulls"]) as store:
+        sweep(load(sweep_file), store=store, workers=1)
+    db = sqlite3.connect(out["nulls"], isolation_level=None)
+    db.execute("UPDATE runs SET model=NULL, data=NULL, schedule=NULL, n=NULL, rounds=NULL, "
+               "replicates=NULL, seed=NULL, device=NULL, versions=NULL, wall_s=NULL, "
+               "started=NULL, ended=NULL, error=NULL")
+    db.execute("UPDATE rows SET value=NULL, lo=NULL")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    with open(out["nulls"], "rb") as src:
+        data = src.read()
+    with open(out["cut"], "wb") as dst:
+        dst.write(data[: len(data) // 2])
+    return out
+
+
+#: Hostile values for the keys of a sweep file (the same checks as the CLI must refuse them).
+SWEEP_VALUES = ["abc", -1, 0, 1, 2, 0.5, 1e308, "1/2", "nan", "inf", "-1/3", True, [],
+                {}, [["abc"], [["1/2"]]], [[1], [[1]]], [["1/2"], ["1/2"]], [[[[[]]]]],
+                "x" * 300, 10**30]
+SWEEP_KEYS = ["alpha", "lam", "n", "rounds", "weights", "schedule", "model", "data", "seed",
+              "growth", "replicates", "temperature", "self_correct", "metrics", "real_data",
+              "convention", "device", "round_sizes", "confidence", "grid"]
+
+
+@st.composite
+def sweep_file_arguments(draw) -> list[str]:
+    """``boundkit sweep`` on a tiny sweep file with one to three keys set to hostile values."""
+    import tomli_w
+
+    spec: dict = {"model": "gaussian-mle", "rounds": 1, "n": 20, "metrics": ["e"]}
+    for key in draw(st.lists(st.sampled_from(SWEEP_KEYS), min_size=1, max_size=3,
+                             unique=True)):
+        value = draw(st.sampled_from(SWEEP_VALUES))
+        spec[key] = {"n": value} if key == "grid" and not isinstance(value, dict) else value
+    folder = sweep_files()["folder"]
+    path = os.path.join(folder, f"hostile-{draw(st.integers(0, 10**9))}.toml")
+    try:
+        text = tomli_w.dumps(spec)
+    except (TypeError, ValueError):
+        text = "model = 3\n"  # a value TOML cannot hold: test a wrong type instead
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return ["sweep", path, "--store", os.path.join(folder, "hostile.db"), "--workers", "1"]
 
 
 @st.composite
@@ -266,7 +326,9 @@ def store_arguments(draw) -> list[str]:
     """``sweep``, ``results`` and ``schema`` with hostile files, stores and options."""
     files = sweep_files()
     store = draw(st.sampled_from([os.path.join(files["folder"], "s.db"), files["junk"],
-                                  "/proc/boundkit/s.db", "/nonexistent/s.db", ""]))
+                                  "/proc/boundkit/s.db", "/nonexistent/s.db", "",
+                                  files["foreign"], files["schema"], files["nulls"],
+                                  files["cut"]]))
     command = draw(st.sampled_from(["sweep", "results list", "results show", "results export",
                                     "schema"]))
     argv = command.split()
@@ -277,11 +339,13 @@ def store_arguments(draw) -> list[str]:
                                       ["--dask", "local", "--slurm", "x"],
                                       ["--slurm", "x", "--workers", "2"]]))
     elif command == "results show":
-        argv.append(draw(st.sampled_from(["00", "ffff", "", "x"])))
+        argv.append(draw(st.sampled_from(["00", "ffff", "", "x", "a" * 200, "%", "_",
+                                          "0" * 65])))
     elif command == "results export":
         argv += ["--format", draw(st.sampled_from(["csv", "parquet", "xml"])), "-o",
                  draw(st.sampled_from([os.path.join(files["folder"], "out.csv"),
-                                       "/proc/boundkit/out.csv"]))]
+                                       "/proc/boundkit/out.csv", store + "-wal", store,
+                                       os.path.join(files["folder"], "deep", "er", "x.csv")]))]
     elif command == "results list":
         argv += ["--format", draw(st.sampled_from(["json", "csv", "table", "yaml"]))]
     if command != "schema" and draw(st.integers(0, 9)) > 0:

@@ -20,6 +20,7 @@ from fuzzing import (
     prove_arguments,
     simulate_arguments,
     store_arguments,
+    sweep_file_arguments,
     valid_cli_arguments,
     valid_simulate_arguments,
 )
@@ -83,4 +84,10 @@ def test_fuzz_prove(argv):
 @settings(max_examples=max(10, EXAMPLES // 10))
 @given(store_arguments())
 def test_fuzz_sweep_results_and_schema(argv):
+    check_contract(argv)
+
+
+@settings(max_examples=max(10, EXAMPLES // 10))
+@given(sweep_file_arguments())
+def test_fuzz_sweep_file_values(argv):
     check_contract(argv)
