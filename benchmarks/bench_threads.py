@@ -27,10 +27,11 @@ import tempfile
 import time
 
 
-def launch(out: str, experiments: list[str]) -> subprocess.Popen:
+def launch(out: str, experiments: list[str], policy: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "boundkit", "verify", *experiments,
                              "--quick", "--out", out], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL,
+                            env={**os.environ, "OMP_WAIT_POLICY": policy})
 
 
 def cpu_of_children() -> float:
@@ -38,29 +39,39 @@ def cpu_of_children() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def measure(experiments: list[str], policy: str, tmp: str) -> tuple[float, float, float]:
+    """(one alone: wall, CPU; two at once: wall) under an OpenMP wait policy."""
+    cpu0, t0 = cpu_of_children(), time.perf_counter()
+    if launch(os.path.join(tmp, f"{policy}-a"), experiments, policy).wait() != 0:
+        raise SystemExit("verify --quick failed")
+    alone, cpu_alone = time.perf_counter() - t0, cpu_of_children() - cpu0
+    t0 = time.perf_counter()
+    pair = [launch(os.path.join(tmp, f"{policy}-{k}"), experiments, policy) for k in "bc"]
+    if any(p.wait() != 0 for p in pair):
+        raise SystemExit("a concurrent verify --quick failed")
+    return alone, cpu_alone, time.perf_counter() - t0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiments", nargs="*", default=[],
                         help="verify experiment names (default: all)")
+    parser.add_argument("--baseline", action="store_true",
+                        help="also time OMP_WAIT_POLICY=ACTIVE (spinning threads)")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
+    policies = ["PASSIVE", "ACTIVE"] if args.baseline else ["PASSIVE"]
     with tempfile.TemporaryDirectory() as tmp:
-        cpu0, t0 = cpu_of_children(), time.perf_counter()
-        one = launch(os.path.join(tmp, "a"), args.experiments)
-        if one.wait() != 0:
-            raise SystemExit("verify --quick failed")
-        alone, cpu_alone = time.perf_counter() - t0, cpu_of_children() - cpu0
-        cpu0, t0 = cpu_of_children(), time.perf_counter()
-        pair = [launch(os.path.join(tmp, name), args.experiments) for name in ("b", "c")]
-        if any(p.wait() != 0 for p in pair):
-            raise SystemExit("a concurrent verify --quick failed")
-        both, cpu_both = time.perf_counter() - t0, cpu_of_children() - cpu0
-    ideal = max(alone, 2 * cpu_alone / cores)
-    print(f"one verify --quick alone: {alone:.1f} s wall, {cpu_alone:.1f} CPU-s")
-    print(f"two at once:              {both:.1f} s wall, {cpu_both:.1f} CPU-s")
-    print(f"cost model (no spinning, {cores} cores): two copies need >= {ideal:.1f} s wall")
-    print(f"ratio two/one: {both / alone:.2f}x (goal <= 2.5x); "
-          f"against the cost model: {both / ideal:.2f}x")
+        for policy in policies:
+            alone, cpu_alone, both = measure(args.experiments, policy, tmp)
+            ideal = max(alone, 2 * cpu_alone / cores)
+            tag = " (boundkit's default)" if policy == "PASSIVE" else " (spinning)"
+            print(f"[OMP_WAIT_POLICY={policy}{tag}]")
+            print(f"  one verify --quick alone: {alone:.1f} s wall, {cpu_alone:.1f} CPU-s")
+            print(f"  two at once:              {both:.1f} s wall")
+            print(f"  cost model (no spinning, {cores} cores): two need >= {ideal:.1f} s wall")
+            print(f"  ratio two/one: {both / alone:.2f}x (goal <= 2.5x); against the cost "
+                  f"model: {both / ideal:.2f}x")
 
 
 if __name__ == "__main__":

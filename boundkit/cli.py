@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from fractions import Fraction
 
 import click
@@ -303,5 +304,11 @@ def schema() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the app and return the exit code (the console script passes it to sys.exit)."""
+    """Run the app and return the exit code (the console script passes it to sys.exit).
+
+    The command line shares the machine with whatever else runs: OpenMP threads (torch's
+    intra-op pool in the simulation commands) wait passively instead of spinning, unless
+    the user set ``OMP_WAIT_POLICY`` (measured in ``benchmarks/bench_threads.py``).
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     return run_command(app, argv, "boundkit")

@@ -212,11 +212,25 @@ def list_runs(store, status, fmt) -> None:
 @results.command("show")
 @click.argument("config_hash", metavar="HASH")
 @STORE
-def show(config_hash, store) -> None:
-    """One run: its config, versions, timing, and e, δ per generation (means)."""
+@format_option
+def show(config_hash, store, fmt) -> None:
+    """One run: its config, versions, timing, and e, δ per generation (means).
+
+    With ``--format json|csv|latex|markdown`` only the per-generation means are printed.
+    """
     with _open(store) as db:
         run = db.find(config_hash)
         frame = db.frame(run["key"])
+    summary = (frame.pivot_table(index="generation", columns="metric", values="value",
+                                 aggfunc="mean").reset_index().rename_axis(columns=None)
+               if not frame.empty else None)
+    if fmt != "table":
+        if summary is None:
+            raise InvalidArgument(f"run {run['config_hash'][:12]} has no rows (status "
+                                  f"{run['status']}); drop --format to see its record.",
+                                  argument="format")
+        emit(summary, fmt, "")
+        return
     console = _console()
     wall = "?" if run["wall_s"] is None else f"{run['wall_s']:.2f}"
     console.print(f"run {run['config_hash']}  ({run['status']}, boundkit {run['version']}, "
@@ -225,9 +239,7 @@ def show(config_hash, store) -> None:
     if run["error"]:
         console.print(f"error: {run['error']}")
     console.print_json(run["config"])
-    if not frame.empty:
-        summary = frame.pivot_table(index="generation", columns="metric", values="value",
-                                    aggfunc="mean").reset_index()
+    if summary is not None:
         emit(summary, "table", "means over replicates")
 
 

@@ -366,3 +366,38 @@ def test_docs_build_serves_mathjax_and_shows_no_raw_markup(tmp_path):
         outside = re.sub(r'<span class="arithmatex">.*?</span>', "", text, flags=re.S)
         outside = re.sub(r"<(pre|code)[^>]*>.*?</\1>", "", outside, flags=re.S)
         assert "\\(" not in outside, page
+
+
+def _public_objects():
+    import inspect
+
+    import proofs
+    import simulations
+
+    for module in (bk, simulations, proofs):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isfunction(obj) or inspect.isclass(obj):
+                yield f"{module.__name__}.{name}", obj
+
+
+@pytest.mark.parametrize("name, obj", list(_public_objects()), ids=lambda v: str(v)[:40])
+def test_every_public_object_has_a_numpydoc_docstring(name, obj):
+    import inspect
+
+    doc = inspect.getdoc(obj) or ""
+    lines = doc.splitlines()
+    assert lines and lines[0].strip(), f"{name}: no summary line"
+
+    def section(title: str) -> bool:
+        return any(line.strip() == title and k + 1 < len(lines)
+                   and set(lines[k + 1].strip()) == {"-"} for k, line in enumerate(lines))
+
+    if inspect.isclass(obj):
+        fields = [p for p in inspect.signature(obj).parameters if p not in ("args", "kwargs")]
+        if fields:
+            assert section("Parameters") or section("Attributes"), name
+    else:
+        if [p for p in inspect.signature(obj).parameters if p not in ("args", "kwargs")]:
+            assert section("Parameters"), f"{name}: no Parameters section"
+        assert section("Returns"), f"{name}: no Returns section"

@@ -11,10 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from boundkit._cli_common import console
+from boundkit._cli_common import console, emit, format_option
 from boundkit._parse import integer
 from boundkit._paths import check_output_dir
 from boundkit.errors import InvalidArgument
@@ -36,7 +37,8 @@ STYLE = {"holds": "green", "violated": "red", "inconclusive": "yellow"}
 @click.option("--slurm", "partition", default=None, help="--full: a Slurm partition.")
 @click.option("--seed", type=integer(0, 2**63 - 1), default="0", show_default=True,
               help="Seed of every loop.")
-def verify(names, out, quick, store, workers, dask_address, partition, seed) -> None:
+@format_option
+def verify(names, out, quick, store, workers, dask_address, partition, seed, fmt) -> None:
     """Confront the paper's claims (C1 V3 V4 V5 P1 P2 P3 P4 P5 D1; long, MLP) with trained
     loops and write verdicts, figures and a report. NAME: experiments (default all)."""
     from simulations.verify import FULL, QUICK, resolve
@@ -73,6 +75,12 @@ def verify(names, out, quick, store, workers, dask_address, partition, seed) -> 
     finally:
         if close is not None:
             close()
+    if fmt != "table":  # the verdicts in a machine format on stdout (verdicts.json has all)
+        frame = pd.DataFrame([{k: v.as_dict()[k] for k in
+                               ("claim", "kind", "model", "data", "verdict", "statistic")}
+                              for v in verdicts])
+        emit(frame, fmt, "")
+        return
     table = Table(title=f"boundkit verify ({'quick' if quick else 'full'}): {out}/report.md")
     for col in ("claim", "kind", "model", "data", "verdict", "statistic"):
         table.add_column(col)
