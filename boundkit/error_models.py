@@ -80,6 +80,8 @@ def derived_rate(expr: sp.Expr) -> sp.Expr:
             f"cannot derive a rate from delta(n) = {expr}: log delta / log n has no finite "
             f"limit as n -> oo. Pass a model whose error behaves like C n^(-r)."
         )
+    if el.is_Rational:  # exact already: nsimplify would round 9999999999/10^10 to 1
+        return -el
     return sp.nsimplify(-el)
 
 

@@ -168,8 +168,16 @@ def samples_required(generation: int, eps, model: ErrorModel) -> int | None:
             f"eps={eps} at generation {g} needs n of about 10^{digits:.3g} under {model}: more "
             f"than {MAX_DIGITS} digits. Pass a larger eps or a faster rate.", argument="eps")
     if isinstance(model, PowerLaw) and model.floor_const == 0:
-        return _least_n_power_law(model, target)
+        ratio = model.const / target
+        bits = model.r.denominator * max(ratio.numerator.bit_length(),
+                                         ratio.denominator.bit_length())
+        if bits <= EXACT_POWER_BITS:  # else (C/t)^q is too large an integer: arb below
+            return _least_n_power_law(model, target)
     return _least_n(model, sp.Rational(target.numerator, target.denominator), log_n)
+
+
+#: Largest (C/t)^q, in bits, that the exact integer route of a pure power law builds.
+EXACT_POWER_BITS = 200_000
 
 
 def _least_n_power_law(model: PowerLaw, target: Fraction) -> int:

@@ -75,7 +75,7 @@ class Response:
                              "sd": self.sd, "e": self.e})
 
 
-def folded_normal_mean(m, s) -> np.ndarray:
+def folded_normal_mean(m, s) -> np.ndarray | float:
     """The folded-normal mean E|m + sZ|, Z ~ N(0, 1), elementwise.
 
     Parameters
@@ -107,7 +107,8 @@ def folded_normal_mean(m, s) -> np.ndarray:
     safe = np.where(s > 0, s, 1.0)
     z = m / safe
     out = safe * np.sqrt(2 / np.pi) * np.exp(-0.5 * z * z) + m * (1 - 2 * ndtr(-z))
-    return np.where(s > 0, out, np.abs(m))
+    out = np.where(s > 0, out, np.abs(m))
+    return float(out) if out.ndim == 0 else out  # scalar in, scalar out
 
 
 def _finite_array(value, name: str) -> np.ndarray:

@@ -285,8 +285,8 @@ def bounds(schedule: Schedule, generations, *, delta=None, model=None, n=None) -
 
     Returns
     -------
-    numpy.ndarray
-        One bound per requested generation, in order.
+    float or numpy.ndarray
+        One bound per requested generation, in order (a float for one int generation).
 
     References
     ----------
@@ -305,7 +305,9 @@ def bounds(schedule: Schedule, generations, *, delta=None, model=None, n=None) -
     last = max(gens)
     _check_rounds(schedule, last, ROUNDS_LIMIT, "float")
     d = round_deltas(schedule, last, delta=delta, model=model, n=n)
-    return bound_values(schedule, d)[np.asarray(gens)]
+    out = bound_values(schedule, d)[np.asarray(gens)]
+    scalar = isinstance(generations, int | np.integer) and not isinstance(generations, bool)
+    return float(out[0]) if scalar else out  # scalar in, scalar out
 
 
 def bound_expr(schedule: Schedule) -> sp.Expr | None:

@@ -109,3 +109,13 @@ __all__ = [
 for _cls in (Outcome, Proof, Report, Step, StepResult):
     _cls.__module__ = "proofs"
 del _cls
+
+
+def __getattr__(name: str):
+    """Submodules reachable as attributes (``proofs.report``), imported on first use."""
+    import importlib
+
+    if name in ("cli", "report", "checks_distributions", "checks_interval", "checks_roots",
+                "checks_symbolic", "r6_values"):
+        return importlib.import_module(f"proofs.{name}")
+    raise AttributeError(f"module 'proofs' has no attribute {name!r}")

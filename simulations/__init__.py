@@ -59,3 +59,17 @@ __all__ = [
     "verdicts",
     "w2_gaussian",
 ]
+
+#: Submodules reachable as attributes (``simulations.report``), imported on first use.
+SUBMODULES = ("batched", "cli", "config", "datasets", "diffusion", "distributions", "engine",
+              "gmm", "grid", "laws", "loop", "measure", "metrics", "models", "montecarlo",
+              "quadrature", "registry", "report", "sampling", "score_mlp", "store", "streams",
+              "sweeps", "verify")
+
+
+def __getattr__(name: str):
+    if name in SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"simulations.{name}")
+    raise AttributeError(f"module 'simulations' has no attribute {name!r}")

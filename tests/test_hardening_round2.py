@@ -275,3 +275,13 @@ def test_growth_over_200000_generations_is_exact():
     # n = ceil((20 (i+1) / 2)^4) at ε = 1/10: (i+1)^4 * 10^4 exactly
     assert df["n_required"].iloc[-1] == 200_001 ** 4 * 10**4
     assert df["certified"].all() and len(df) == 200_000
+
+
+def test_a_rate_near_one_stays_exact():
+    model = bk.PowerLaw("0.9999999999")
+    assert model.rate == Fraction(9999999999, 10**10)  # not rounded to 1
+    code, out, err = cli("growth", "--rate", "0.9999999999", "--eps", "1e-300", "--generations",
+                         "1", "--format", "json")
+    assert code == 0, err
+    row = json.loads(out)[0]
+    assert row["rate"] == "0.9999999999" and row["exponent"] == pytest.approx(1 / 0.9999999999)

@@ -186,6 +186,11 @@ def test_scalar_in_scalar_out():
     arr = bk.lambda_critical([1], "1/4")
     assert isinstance(arr, np.ndarray) and arr.shape == (1,)
     assert isinstance(bk.lambda_critical(np.int64(2), "1/4", convention="fixed-real"), float)
+    assert bk.bounds(bk.FullSynthetic(), 1, delta=0.1) == pytest.approx(0.2, rel=1e-14)
+    assert isinstance(bk.bounds(bk.FullSynthetic(), [1], delta=0.1), np.ndarray)
+    assert isinstance(bk.folded_normal_mean(0.0, 1.0), float)
+    assert bk.folded_normal_mean([0.0], [1.0]).shape == (1,)
+    assert isinstance(bk.risk(1, 0.5, "1/4"), float)
 
 
 def test_public_types_and_submodules():
@@ -199,6 +204,10 @@ def test_public_types_and_submodules():
     import simulations.sweeps
 
     assert type(simulations.sweeps).__name__ == "module" and callable(simulations.sweep)
+    assert simulations.report.errors_figure and simulations.verify.verify
+    import proofs
+
+    assert proofs.report.latex_text("a") == "a"
 
 
 def _imports(path: Path) -> set[str]:
