@@ -18,6 +18,7 @@ from boundkit.error_models import (
     derived_rate,
 )
 from boundkit.errors import InvalidArgument, NotCertified
+from boundkit.gaussian_moments import gaussian_moments
 from boundkit.growth import (
     GenerationLimit,
     GrowthRow,
@@ -64,7 +65,7 @@ __version__ = "0.1.0"
 
 #: Submodules reachable as attributes (``bk.tables``) and imported only when first used,
 #: so that ``import boundkit`` stays light (PEP 562).
-SUBMODULES = ("early_stopping", "error_models", "errors", "growth", "latex",
+SUBMODULES = ("early_stopping", "error_models", "errors", "gaussian_moments", "growth", "latex",
               "linear_response", "phase", "phase_fixed", "phase_floor", "recursion", "registry",
               "rescue", "schedules", "strategies", "tables")
 
@@ -116,6 +117,7 @@ __all__ = [
     "critical_x_exact",
     "derived_rate",
     "folded_normal_mean",
+    "gaussian_moments",
     "growth_exponent",
     "growth_rows",
     "kl_per_round",

@@ -122,7 +122,7 @@ def simulate(model, data, schedule, alpha, lam, rounds, n, growth, replicates, s
 def sweep(config_file, store, workers, dask_address, partition) -> int:
     """Run a grid of loop configurations (a TOML sweep file) into a results store."""
     from simulations.store import ResultStore
-    from simulations.sweeps import dask_executor, load, slurm_executor
+    from simulations.sweeps import cluster_executor, load
     from simulations.sweeps import sweep as run_sweep
 
     if dask_address is not None and partition is not None:
@@ -132,12 +132,8 @@ def sweep(config_file, store, workers, dask_address, partition) -> int:
                               "Slurm partition decides its own. Drop --workers.",
                               argument="workers")
     configs = load(config_file)
-    executor, close, size = None, None, workers
-    if dask_address is not None:  # connect first: a refusal creates no store
-        executor, close = dask_executor(dask_address, workers or 2)
-    elif partition is not None:
-        executor = slurm_executor(partition, Path(store).parent / "submitit")
-        close = executor.shutdown
+    size = workers
+    executor, close = cluster_executor(dask_address, partition, workers, Path(store).parent)
     try:
         db = ResultStore(store)
     except BaseException:

@@ -255,6 +255,19 @@ def local_executor(workers: int) -> cf.Executor:
                                   mp_context=multiprocessing.get_context("spawn"))
 
 
+def cluster_executor(dask_address: str | None, partition: str | None, workers: int | None,
+                     folder: str | Path):
+    """(executor, close) for ``--dask ADDRESS|local`` or ``--slurm PARTITION``, or
+    (None, None) for local processes: connected first, so that a refusal (no scheduler,
+    no Slurm) comes before anything is written. ``folder`` holds submitit's files."""
+    if dask_address is not None:
+        return dask_executor(dask_address, workers or 2)
+    if partition is not None:
+        executor = slurm_executor(partition, Path(folder) / "submitit")
+        return executor, executor.shutdown
+    return None, None
+
+
 def reap_children(timeout: float = 30.0) -> None:
     """Wait for every child process this sweep started, then stop multiprocessing's
     resource tracker: when ``boundkit sweep`` returns, no process of its group is left

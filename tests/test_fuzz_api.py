@@ -67,6 +67,8 @@ TEMPLATES = {
     "growth_rows": (bk.growth_rows, ([1, 2], "1/10", bk.PowerLaw("1/4")), {}),
     "kl_per_round": (bk.kl_per_round, (3, "1/10"), {}),
     "lambda_critical": (bk.lambda_critical, ([1, 2], "1/4"), {"convention": "fixed-real"}),
+    "gaussian_moments": (bk.gaussian_moments, ("replace", 10, [0, 3]),
+                         {"unbiased": False, "dim": 1, "policy": None, "exact": None}),
     "linear_response": (bk.linear_response, (bk.Balanced(), 0.01, 0.02, [0, 3]),
                         {"n": 100, "convention": "scaled"}),
     "linear_response_expr": (bk.linear_response_expr, (bk.FullSynthetic(),), {}),

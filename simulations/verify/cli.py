@@ -52,14 +52,10 @@ def verify(names, out, quick, store, workers, dask_address, partition, seed, fmt
         raise InvalidArgument("pass one of --dask and --slurm, not both.", argument="dask")
     executor, close = None, None
     if not quick:  # connect first: a refusal creates nothing on disk
-        from simulations.sweeps import dask_executor, slurm_executor
+        from simulations.sweeps import cluster_executor
 
         store = store or Path(out) / "results.sqlite"
-        if dask_address is not None:
-            executor, close = dask_executor(dask_address, workers or 2)
-        elif partition is not None:
-            executor = slurm_executor(partition, Path(store).parent / "submitit")
-            close = executor.shutdown
+        executor, close = cluster_executor(dask_address, partition, workers, Path(store).parent)
     try:
         out = check_output_dir(out)
     except InvalidArgument:
