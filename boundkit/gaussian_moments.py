@@ -69,8 +69,6 @@ from boundkit.schedules import Schedule
 
 #: Where the training points come from (docs/theory.md §1).
 POLICIES = ("fresh", "pool", "kept", "kept-subsample")
-#: The default policy of each registered name (aliases included).
-DEFAULT_POLICY = {"accumulate": "kept", "accumulate-subsample": "kept-subsample"}
 #: Largest generation (the state is O(g²), each round O(g²) in exact rationals).
 MAX_GENERATIONS = 2_000
 #: Largest generation computed in exact rationals (then float64).
@@ -146,8 +144,8 @@ def gaussian_moments(schedule, n, generations, *, unbiased: bool = False, dim: i
         raise InvalidArgument(f"generations go up to {last:,}; R9's state grows as g², so "
                               f"the limit is {MAX_GENERATIONS:,}. Pass fewer generations.",
                               argument="generations")
-    pol = check_choice(policy if policy is not None else DEFAULT_POLICY.get(name, "fresh"),
-                       POLICIES, "policy")
+    default = SCHEDULE_REGISTRY.entry(name).policy if isinstance(schedule, str) else "fresh"
+    pol = check_choice(policy if policy is not None else default, POLICIES, "policy")
     use_exact = last <= EXACT_LIMIT if exact is None else bool(exact)
     one = Fraction(1) if use_exact else 1.0
     rounds = [_round(sched, i, size, pol, one) for i in range(last + 1)]

@@ -28,8 +28,10 @@ from boundkit.schedules import (
 class Entry:
     """A named thing: how to build it and the keyword options it takes.
 
-    ``accumulate`` marks the schedule alias whose round sizes grow as n_i = (i+1) n
-    (every earlier data set is kept).
+    ``accumulate`` marks the schedule aliases whose round sizes grow as n_i = (i+1) n;
+    ``policy`` says where a schedule alias's training points come from (docs/theory.md
+    §1): ``fresh`` draws from π_i, ``kept`` (every earlier point stays in the training
+    set) or ``kept-subsample`` (n points drawn from the kept ones each round).
     """
 
     name: str
@@ -37,6 +39,7 @@ class Entry:
     options: tuple[str, ...] = ()
     summary: str = ""
     accumulate: bool = False
+    policy: str = "fresh"
 
 
 class Registry:
@@ -109,10 +112,16 @@ SCHEDULE_REGISTRY = Registry("schedule", [
           "full synthetic, then real share alpha in the last round (R3)"),
 ], aliases={
     "replace": Entry("replace", FullSynthetic, summary="alias of full-synthetic"),
-    "accumulate": Entry("accumulate", Balanced, accumulate=True,
-                        summary="balanced weights, n_i = (i+1) n: every data set is kept"),
-    "accumulate-subsample": Entry("accumulate-subsample", Balanced,
-                                  summary="balanced weights, constant n"),
+    "accumulate": Entry("accumulate", Balanced, accumulate=True, policy="kept",
+                        summary="Gerstgrasser et al. 2024: the real set and every "
+                                "generation's sample are kept; round i trains on all (i+1)n"),
+    "accumulate-subsample": Entry("accumulate-subsample", Balanced, policy="kept-subsample",
+                                  summary="Kazdan et al. 2024: the same kept points; each "
+                                          "round trains on n of them, drawn without "
+                                          "replacement"),
+    "accumulate-fresh": Entry("accumulate-fresh", Balanced, accumulate=True,
+                              summary="balanced weights with n_i = (i+1) n fresh draws from "
+                                      "pi_i (the paper's model, nothing kept)"),
 })
 
 #: Error models of docs/theory.md §3 by CLI name.

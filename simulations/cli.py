@@ -45,7 +45,9 @@ def _sim_names(which: str):
               help="gaussian, mixture, ring8, grid25, unequal, two-modes, laplace; without "
               "density: moons, circles, swiss-roll, digits.")
 @click.option("--schedule", type=click.Choice(SCHEDULE_REGISTRY.names()), default="replace",
-              help="A boundkit schedule or an alias: replace, accumulate, accumulate-subsample.")
+              help="A boundkit schedule or an alias: replace; accumulate and accumulate-subsample "
+              "keep every generation's data (Gerstgrasser, Kazdan); accumulate-fresh draws "
+              "(i+1)n fresh points.")
 @click.option("--alpha", type=SHARE, default=None,
               help="Real share: constant-real (default 1/2) or final-rescue (default R3's "
               "(i-1)/i).")

@@ -83,6 +83,10 @@ def _freeze(value: Any) -> Any:
     return value
 
 
+#: Where the training points come from (docs/theory.md §1), for the engine.
+DATA_POLICIES = ("fresh", "kept", "kept-subsample")
+
+
 @dataclass(frozen=True)
 class LoopConfig:
     """A self-consuming loop, fully specified (see the module docstring).
@@ -92,11 +96,13 @@ class LoopConfig:
     model, model_params : a simulation model (:data:`~simulations.registry.MODEL_REGISTRY`)
         and its parameters, e.g. ``model_params={"bandwidth": 0.3}``.
     data, data_params : the real distribution p0 and its parameters (``{"dim": 2}``).
-    schedule : a boundkit schedule or alias (``replace``, ``accumulate``,
-        ``accumulate-subsample``, ``general`` with ``weights``).
+    schedule : a boundkit schedule or alias (``replace``, ``accumulate`` and
+        ``accumulate-subsample`` (kept data), ``accumulate-fresh``, ``general`` with
+        ``weights``).
     alpha, lam : the schedule's real share / synthetic-to-real ratio.
     convention : fixed-ratio's round 0: ``scaled`` ((1+λ)n real points) or
-        ``fixed-real`` (the n real points alone; later rounds those n plus λn synthetic).
+        ``fixed-real`` (the n real points alone; later rounds n real points plus λn
+        synthetic: fresh real draws, or the round-0 points with ``real_data="pool"``).
     weights : for ``schedule="general"``: ``(alpha_rounds, beta_rows)`` as in
         :class:`boundkit.GeneralSchedule`.
     n, growth : round sizes n_i = n (i+1)^growth (times (i+1) for ``accumulate``, times
@@ -107,7 +113,15 @@ class LoopConfig:
     metrics : metric names or ``"default"`` (e, delta, tv_pi, kl, mean, var, nll with a
         density; mean, var, nll, precision_recall without); ``w2`` and
         ``precision_recall`` are the expensive opt-ins.
-    real_data : ``fresh`` (new real draws each round) or ``pool`` (the round-0 set).
+    real_data : ``fresh`` (new real draws each round) or ``pool`` (the round-0 set is the
+        only real data: Bertrand et al.'s fixed real set).
+    data_policy : where the synthetic points come from (docs/theory.md §1): ``fresh``
+        (drawn anew from π_i every round, the paper's model), ``kept`` (the real set and
+        each generation's n-point sample stay in the training set: Gerstgrasser et al.
+        2024, ``schedule="accumulate"``) or ``kept-subsample`` (each round trains on n
+        of the kept points drawn without replacement: Kazdan et al. 2024,
+        ``schedule="accumulate-subsample"``). The aliases set it; the kept policies go
+        with balanced weights, which are also the law π_i that δ_i is measured against.
     temperature, self_correct : biased / self-corrected synthetic sampling.
     device : ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
     confidence, interval : Monte Carlo intervals (d ≥ 3): level and method.
@@ -134,6 +148,7 @@ class LoopConfig:
     seed: int = 0
     metrics: tuple = ("default",)
     real_data: str = "fresh"
+    data_policy: str = "fresh"
     temperature: float = 1.0
     self_correct: float = 0.0
     device: str = "cpu"
@@ -223,6 +238,8 @@ class LoopConfig:
             canonical = type(sched).name
             setter("schedule", canonical)
             setter("accumulate", self.accumulate or entry.accumulate)
+            if self.data_policy == "fresh":
+                setter("data_policy", entry.policy)
             setter("alpha", getattr(sched, "alpha", None) if "alpha" in entry.options else None)
             setter("lam", getattr(sched, "lam", None) if "lam" in entry.options else None)
             if canonical == "constant-real" and self.alpha == 0:
@@ -230,6 +247,17 @@ class LoopConfig:
                                       "full-synthetic).", argument="alpha")
             setter("_schedule_obj", sched)
         check_choice(self.convention, CONVENTIONS, "convention")
+        check_choice(self.data_policy, DATA_POLICIES, "data_policy")
+        if self.data_policy != "fresh":
+            if self.schedule != "balanced" or self.convention != "scaled" or (
+                    self.real_data != "fresh"):
+                raise InvalidArgument(
+                    f"data_policy={self.data_policy!r} keeps every generation's sample with "
+                    f"balanced weights; it does not combine with schedule={self.schedule!r}, "
+                    f"real_data={self.real_data!r} or convention={self.convention!r}. Pass "
+                    f"schedule='accumulate' or 'accumulate-subsample' alone.",
+                    argument="data_policy")
+            setter("accumulate", self.data_policy == "kept")
         if self.convention != "scaled" and self.schedule != "fixed-ratio":
             raise InvalidArgument(f"convention={self.convention!r} applies to schedule "
                                   f"fixed-ratio only (R6's round 0). Drop convention.",

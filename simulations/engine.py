@@ -70,6 +70,7 @@ class _Context:
         self.holdout = self.streams.sample(self.p0, HOLDOUT)
         self.mu0 = self.p0.mean().reshape(1, 1, -1)
         self.sd0 = self.p0.variance().sqrt().reshape(1, 1, -1)
+        self.kept = None  # the kept points (data_policy kept, kept-subsample)
         pooled = config.real_data == "pool" or config.convention == "fixed-real"
         self.pool = self.streams.sample(self.p0, config.sizes[0] if config.convention ==
                                         "scaled" else config.n) if pooled else None
@@ -189,6 +190,8 @@ class _Mix:
 def _draw_round(ctx: _Context, mix: _Mix, i: int, alpha: float, beta: list[float]):
     """Round i's training data, shape (R, n_i, d)."""
     cfg, streams, size = ctx.config, ctx.streams, ctx.config.sizes[i]
+    if cfg.data_policy != "fresh":
+        return _kept_round(ctx, mix, i)
     if i == 0:
         return ctx.pool if ctx.pool is not None else streams.sample(ctx.p0, size)
     if cfg.convention == "fixed-real":  # exactly n real points plus λn synthetic
@@ -211,6 +214,22 @@ def _draw_round(ctx: _Context, mix: _Mix, i: int, alpha: float, beta: list[float
         return real if synthetic is None else synthetic
     is_real = streams.uniform(size)[..., None] < alpha
     return torch.where(is_real, real, synthetic)
+
+
+def _kept_round(ctx: _Context, mix: _Mix, i: int) -> torch.Tensor:
+    """Kept data (docs/theory.md §1): round 0's n real points, then each generation's
+    n-point sample from the latest model, all kept. ``kept`` trains on every kept point
+    (Gerstgrasser et al.), ``kept-subsample`` on n of them drawn without replacement
+    (Kazdan et al.), one permutation per replicate."""
+    cfg, streams = ctx.config, ctx.streams
+    if i == 0:
+        ctx.kept = streams.sample(ctx.p0, cfg.n)
+    else:
+        ctx.kept = torch.cat([ctx.kept, mix.laws[-1].sample(streams, cfg.n)], 1)
+    if cfg.data_policy == "kept":
+        return ctx.kept
+    chosen = streams.permutations(ctx.kept.shape[1])[:, :cfg.n]
+    return torch.gather(ctx.kept, 1, chosen[..., None].expand(-1, -1, ctx.dim))
 
 
 def _fit(ctx: _Context, data: torch.Tensor, i: int):

@@ -134,3 +134,59 @@ def test_kept_accumulation_has_the_moments_of_fresh_balanced_mixing(n):
         alpha=[Fraction(1, k + 1) for k in range(1, 12)],
         beta=[[Fraction(1, k + 1)] * k for k in range(1, 12)]), n, 11)
     assert general.mean_sq_exact.iloc[0] == kept.mean_sq_exact.iloc[-1]
+
+
+# --- the engine's data policies against R9 (99 % intervals over replicates) ---------------
+
+
+def _engine_moments(gen: int, **config):
+    from simulations import LoopConfig, run
+
+    frame = run(LoopConfig(model="gaussian-mle", data="gaussian", metrics=("mean", "var"),
+                           **config))
+    at = frame[frame.generation == gen]
+    mean = at[at.metric == "mean"].value.to_numpy()
+    var = at[at.metric == "var"].value.to_numpy()
+    return mean**2, var
+
+
+@pytest.mark.parametrize("schedule, policy", [("accumulate", "kept"),
+                                              ("accumulate-subsample", "kept-subsample")])
+def test_the_engine_keeps_data_as_the_literature_does(schedule, policy):
+    sq, var = _engine_moments(49, schedule=schedule, n=10, rounds=50, replicates=400, seed=7)
+    exact = gaussian_moments(schedule, 10, 49)
+    assert exact.attrs["policy"] == policy
+    for sample, column in ((sq, "mean_sq"), (var, "var")):
+        se = sample.std(ddof=1) / math.sqrt(sample.size)
+        assert abs(sample.mean() - exact[column].iloc[0]) <= Z99 * se, (column, sample.mean())
+
+
+def test_the_engine_kept_subsample_matches_kazdans_procedure():
+    sq, _ = _engine_moments(6, schedule="accumulate-subsample", n=8, rounds=7, replicates=3000,
+                            seed=5)
+    reference = _simulate("kept-subsample", 8, 6, 3000, seed=13)[:, 0]
+    se = math.sqrt(sq.var(ddof=1) / sq.size + reference.var(ddof=1) / reference.size)
+    assert abs(sq.mean() - reference.mean()) <= Z99 * se
+
+
+def test_the_engine_fixed_real_pool_matches_bertrands_fixed_point():
+    sq, _ = _engine_moments(29, schedule="fixed-ratio", lam=1, convention="fixed-real",
+                            real_data="pool", n=100, rounds=30, replicates=400, seed=9)
+    exact = gaussian_moments(bk.FixedRatio(1), 100, 29, policy="pool").mean_sq.iloc[0]
+    se = sq.std(ddof=1) / math.sqrt(sq.size)
+    assert abs(sq.mean() - exact) <= Z99 * se  # n E μ̂² = 1.3289
+
+
+def test_fresh_accumulation_is_still_available_by_a_name_that_says_so():
+    from simulations import LoopConfig
+
+    fresh = LoopConfig(model="gaussian-mle", data="gaussian", schedule="accumulate-fresh", n=10)
+    kept = LoopConfig(model="gaussian-mle", data="gaussian", schedule="accumulate", n=10)
+    assert (fresh.data_policy, kept.data_policy) == ("fresh", "kept")
+    assert fresh.sizes[:3] == kept.sizes[:3] == [10, 20, 30]
+    assert fresh.config_hash != kept.config_hash
+    sq, _ = _engine_moments(49, schedule="accumulate-fresh", n=10, rounds=50, replicates=200,
+                            seed=1)
+    assert sq.mean() < gaussian_moments("accumulate", 10, 49).mean_sq.iloc[0] / 2
+    with pytest.raises(InvalidArgument, match="does not combine"):
+        LoopConfig(model="gaussian-mle", schedule="full-synthetic", data_policy="kept")
