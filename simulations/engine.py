@@ -351,6 +351,7 @@ def _measure(ctx: _Context, mix: _Mix, law, i: int, alpha: float, beta: list[flo
         if measure.needs_pi(ctx):
             pi = ctx.p0_grid if i == 0 else mix.pi_grid(alpha, beta, ctx.p0_grid)
         out = measure.on_grid(ctx, law, f, pi, i == 0, carried)
+        measure.exact_gaussian(ctx, law, _single_law(ctx, mix, i, alpha, beta), out, carried)
     else:
         pi_log = ctx.p0_log_prob if i == 0 else mix.log_prob(ctx, alpha, beta)
 
@@ -360,6 +361,16 @@ def _measure(ctx: _Context, mix: _Mix, law, i: int, alpha: float, beta: list[flo
         out = measure.by_monte_carlo(ctx, law, pi_log, pi_draws, i == 0, carried)
     measure.expensive(ctx, law, out)
     return {k: v for k, v in out.items() if _wanted(ctx, k)}, f
+
+
+def _single_law(ctx: _Context, mix: _Mix, i: int, alpha: float, beta: list[float]):
+    """π_i when it is one law (p0 in round 0 or a real share of 1; one model with weight
+    1), else None."""
+    if i == 0 or alpha == 1:
+        return ctx.p0
+    weights = mix.weights(beta)
+    active = [law for law, w in zip(mix.laws, weights, strict=True) if w > 0]
+    return active[0] if alpha == 0 and len(active) == 1 else None
 
 
 def _wanted(ctx: _Context, name: str) -> bool:

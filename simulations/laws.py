@@ -66,9 +66,10 @@ class BatchedMixture:
         return (self.weights[..., None] * self.means).sum(1)
 
     def variance(self) -> torch.Tensor:
-        """Per-coordinate variances, shape (R, d)."""
-        second = (self.weights[..., None] * (self.scales**2 + self.means**2)).sum(1)
-        return second - self.mean() ** 2
+        """Per-coordinate variances, shape (R, d): Σ_j w_j (s_j² + (μ_j − μ̄)²), centred, so
+        that a collapsed fit (s ≪ |μ|) keeps its variance to full relative precision."""
+        centred = self.means - self.mean()[:, None, :]
+        return (self.weights[..., None] * (self.scales**2 + centred**2)).sum(1)
 
     def transformed(self, temperature: float, self_correct: float, mu0: torch.Tensor,
                     sd0: torch.Tensor) -> BatchedMixture:

@@ -142,3 +142,55 @@ def expensive(ctx, law, out: dict) -> None:
                                                                     strict=True)]
         t = torch.tensor(pr, dtype=x_fit.dtype, device=x_fit.device)
         out["precision"], out["recall"] = _triple(t[:, 0]), _triple(t[:, 1])
+
+
+#: Round-off allowance of the closed-form Gaussian TV and KL (absolute, float64).
+EXACT_TOL = 1e-12
+
+
+def _one_gaussian(law) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(mean, variance) of shape (R,) when ``law`` is one 1-D Gaussian per replicate."""
+    from simulations.distributions import GaussianMixture
+
+    if isinstance(law, BatchedMixture) and law.means.shape[1] == 1 and law.dim == 1:
+        return law.means[:, 0, 0], law.scales[:, 0, 0] ** 2
+    if isinstance(law, GaussianMixture) and law.means.shape[0] == 1 and law.dim == 1:
+        if type(law).__name__ == "GaussianMixture":
+            return law.means[0, 0], law.scales[0, 0] ** 2
+    return None
+
+
+def exact_gaussian(ctx, law, pi_law, out: dict, carried_hi) -> None:
+    """Closed forms where the laws are single 1-D Gaussians (Gaussian MLE on a Gaussian p0):
+    e and δ by the crossing points of the densities (``gaussian_tv``), KL(π ‖ p) in closed
+    form. They replace the grid's values, whose intervals cannot hold when a collapsing
+    fit is narrower than the grid's spacing (docs/theory.md §5–6); the margins follow."""
+    from simulations.metrics import gaussian_tv
+
+    fit, p0 = _one_gaussian(law), _one_gaussian(ctx.p0)
+    if fit is None:
+        return
+    m, v = fit
+
+    def tv_triple(a, b):
+        value = gaussian_tv(m, v, a, b).clamp(0.0, 1.0)
+        return value, (value - EXACT_TOL).clamp_min(0.0), (value + EXACT_TOL).clamp_max(1.0)
+
+    if "e" in out and p0 is not None:
+        out["e"] = tv_triple(*p0)
+    pi = _one_gaussian(pi_law) if pi_law is not None else None
+    if pi is not None:
+        pm, pv = pi
+        if "delta" in out:
+            out["delta"] = tv_triple(pm, pv)
+        if "tv_pi" in out and p0 is not None:
+            value = gaussian_tv(pm, pv, *p0).clamp(0.0, 1.0)
+            out["tv_pi"] = (value, (value - EXACT_TOL).clamp_min(0.0),
+                            (value + EXACT_TOL).clamp_max(1.0))
+        if "kl" in out:  # KL(N(pm, pv) ‖ N(m, v))
+            kl = 0.5 * (torch.log(v / pv) + (pv + (pm - m) ** 2) / v - 1.0)
+            tol = EXACT_TOL * (1.0 + kl.abs())
+            out["kl"] = (kl, kl - tol, kl + tol)
+    if "v1_margin" in out:
+        out["v1_margin"] = _triple(out["delta"][2] + carried_hi - out["e"][1])
+        out["v2_margin"] = _triple((out["kl"][2].clamp_min(0) / 2).sqrt() - out["delta"][1])

@@ -314,21 +314,28 @@ def gaussian_tv(m1, v1, m2, v2) -> torch.Tensor:
     m1, v1, m2, v2 = torch.broadcast_tensors(*tensors)
     s2 = v2.sqrt()
     m, s = (m1 - m2) / s2, (v1 / v2).sqrt()
-    far = ~torch.isfinite(m) | (m.abs() > 1e150) | (s <= 1e-150) | (s >= 1e150)
-    m, s = torch.where(far, 0.0, m), torch.where(far, 2.0, s)
+    # TV is invariant under x ↦ (x − m)/s, which swaps the roles: work with s ≤ 1 (the
+    # narrower law against N(0, 1)), where the crossing points are well conditioned.
+    wide = s > 1
+    m, s = torch.where(wide, -m / s, m), torch.where(wide, 1 / s, s)
+    far = ~torch.isfinite(m) | (m.abs() > 1e150) | (s <= 1e-300)
+    m, s = torch.where(far, 0.0, m), torch.where(far, 0.5, s)
     equal = s == 1.0
-    s_safe = torch.where(equal, 2.0, s)
-    a = 0.5 * (1 - 1 / s_safe**2)  # log N(x; m, s²) − log N(x; 0, 1) = a x² + b x + c
-    b = m / s_safe**2
-    c = -0.5 * m**2 / s_safe**2 - torch.log(s_safe)
-    root = (b * b - 4 * a * c).clamp_min(0).sqrt()
+    s_safe = torch.where(equal, 0.5, s)
+    # In u = (x − m)/s the densities cross where A u² + B u + C = 0 with A = 1 − s²,
+    # B = −2ms, C = 2 log s − m²; the discriminant 4(m² − 2A log s) is a sum of two
+    # non-negative terms (no cancellation, even at s = 1e-150).
+    a = (1 - s_safe) * (1 + s_safe)
+    b = -2 * m * s_safe
+    c = 2 * torch.log(s_safe) - m * m
+    root = 2 * (m * m - 2 * a * torch.log(s_safe)).clamp_min(0).sqrt()
     q = -0.5 * (b + torch.copysign(root, b))
-    q_safe = torch.where(q == 0, 1.0, q)
-    r1 = torch.where(q == 0, -root / (2 * a), q / a)
-    r2 = torch.where(q == 0, root / (2 * a), c / q_safe)
-    lo, hi = torch.minimum(r1, r2), torch.maximum(r1, r2)
+    q_safe = torch.where(q == 0, -1.0, q)
+    u1, u2 = q_safe / a, c / q_safe
+    lo, hi = torch.minimum(u1, u2), torch.maximum(u1, u2)
     phi = torch.special.ndtr
-    two = ((phi((hi - m) / s_safe) - phi((lo - m) / s_safe)) - (phi(hi) - phi(lo))).abs()
+    # between the crossings the narrow law is the larger one
+    two = ((phi(hi) - phi(lo)) - (phi(m + s_safe * hi) - phi(m + s_safe * lo))).abs()
     one = 2 * phi(m.abs() / 2) - 1
     return torch.where(far, 1.0, torch.where(equal, one, two)).clamp(0.0, 1.0)
 
