@@ -62,6 +62,9 @@ class Response:
         The propagated noise standard deviation s_i.
     e : numpy.ndarray
         The predicted error E|m_i + s_i Z|.
+    vacuous : numpy.ndarray of bool
+        True where e > 1: a TV never exceeds 1, so the linear model has left its range
+        there and the prediction says nothing (shown, never clipped silently).
     """
 
     generations: np.ndarray
@@ -69,10 +72,14 @@ class Response:
     sd: np.ndarray
     e: np.ndarray
 
+    @property
+    def vacuous(self) -> np.ndarray:
+        return np.asarray(self.e) > 1.0
+
     def as_frame(self) -> pd.DataFrame:
-        """Columns generation, bias, sd, e."""
+        """Columns generation, bias, sd, e, vacuous (e > 1: outside R8's range)."""
         return pd.DataFrame({"generation": self.generations, "bias": self.bias,
-                             "sd": self.sd, "e": self.e})
+                             "sd": self.sd, "e": self.e, "vacuous": self.vacuous})
 
 
 def folded_normal_mean(m, s) -> np.ndarray | float:
@@ -252,8 +259,12 @@ def linear_response(schedule: Schedule, bias, noise, generations, n=None, *,
         m = (I-B)^{-1} a,\qquad s_i^2 = \sum_k [(I-B)^{-1}]_{ik}^2\, s(n_k)^2,\qquad
         e_i \approx E|m_i + s_i Z|
 
-    R8 assumes noise that does not depend on the current fit; where it shrinks with the
-    fit (the MLE variance of a collapsing loop), R8 is a first-order approximation.
+    R8 assumes noise that does not depend on the current fit. Where it does, R8 is only a
+    first-order approximation: a Gaussian-MLE loop's noise shrinks with σ̂ as it collapses
+    (state-dependent noise), so under full synthetic data at n = 10 R8 gives Var μ = 5.0
+    at generation 49 where the loop levels off at 0.995. For Gaussian MLE use the exact
+    moments of [gaussian_moments][boundkit.gaussian_moments.gaussian_moments] (R9)
+    instead. Predictions above 1 are marked in ``Response.vacuous``.
 
     References
     ----------

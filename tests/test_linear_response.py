@@ -113,3 +113,17 @@ def test_bad_inputs_refused():
         linear_response("full", 0.1, 0.1, [1])
     general = GeneralSchedule([0, 0], [[1], [0, 1]])
     assert linear_response(general, 0.0, 1.0, [2]).sd[0] == pytest.approx(np.sqrt(3))
+
+
+def test_state_dependent_noise_is_where_r8_stops_and_r9_takes_over():
+    import boundkit as bk
+
+    # Gaussian MLE, n = 10, full synthetic: R8's constant noise s² = 1/n adds up to
+    # (g+1)/n = 5.0 at generation 49, while the exact loop levels off at 1 − 0.9^50.
+    r8 = bk.linear_response(bk.FullSynthetic(), 0.0, np.sqrt(0.1), [0, 49])
+    assert r8.sd[1] ** 2 == pytest.approx(5.0, rel=1e-12)
+    exact = bk.gaussian_moments("replace", 10, 49).mean_sq.iloc[0]
+    assert exact == pytest.approx(1 - 0.9**50, rel=1e-12) and exact < 1
+    # and a predicted TV above 1 is marked, not passed off as a number
+    assert r8.e[1] > 1 and r8.vacuous.tolist() == [False, True]
+    assert r8.as_frame()["vacuous"].tolist() == [False, True]
