@@ -237,7 +237,8 @@ def sweep(configs: list[LoopConfig], executor: cf.Executor | None = None,
     finally:
         if own_executor and executor is not None:
             executor.shutdown(wait=not result.interrupted, cancel_futures=True)
-            reap_children()
+            if not result.interrupted:  # Ctrl-C: the pool's own shutdown ends its workers
+                reap_children()
         if own_store:
             db.close()
     return result
