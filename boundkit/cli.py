@@ -52,7 +52,7 @@ LAZY_COMMANDS = {
     "results": ("simulations.cli:results", "List, show and export a results store."),
     "verify": ("simulations.verify.cli:verify",
                "Confront the paper's claims with trained loops."),
-    "prove": ("proofs.cli:prove", "Check the machine-checked derivations (R1-R7, E3, E4)."),
+    "prove": ("proofs.cli:prove", "Check the machine-checked derivations (R1-R7, R9, E3, E4)."),
 }
 
 

@@ -29,9 +29,10 @@ from proofs.r4_balanced import PROOF as R4
 from proofs.r5_geometric import PROOF as R5
 from proofs.r6_values import PROOF as R6
 from proofs.r7_early_stopping import PROOF as R7
+from proofs.r9_moments import PROOF as R9
 
 #: Every proof, in docs/theory.md order.
-PROOFS: dict[str, Proof] = {p.name: p for p in (R1, R2, R3, R4, R5, R6, R7, E3, E4)}
+PROOFS: dict[str, Proof] = {p.name: p for p in (R1, R2, R3, R4, R5, R6, R7, R9, E3, E4)}
 
 
 def select(names: Iterable[str] = ()) -> list[Proof]:

@@ -20,7 +20,7 @@ from boundkit._paths import check_output_file
 @click.command(
     "prove",
     context_settings={"help_option_names": ["-h", "--help"]},
-    help="Check the machine-checked derivations of docs/theory.md (R1-R7, E3, E4). "
+    help="Check the machine-checked derivations of docs/theory.md (R1-R7, R9, E3, E4). "
     "NAMES selects results (default: all).",
 )
 @click.argument("names", nargs=-1)

@@ -54,9 +54,9 @@ def test_failing_step_exits_one(monkeypatch, capsys):
 
 
 def test_bad_arguments_exit_two_with_one_line(capsys):
-    assert boundkit_main(["prove", "R9"]) == 2
+    assert boundkit_main(["prove", "R8"]) == 2  # R8 is a predictor, not a proof
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "unknown result 'R9'" in err and "R1, R2" in err
+    assert err.count("\n") == 1 and "unknown result 'R8'" in err and "R1, R2" in err
     assert main(["R1", "--output", "x.txt"]) == 2
     assert "--output needs --format markdown or latex" in capsys.readouterr().err
     assert main(["--format", "pdf"]) == 2
