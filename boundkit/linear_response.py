@@ -112,8 +112,9 @@ def folded_normal_mean(m, s) -> np.ndarray | float:
                               f"Pass e.g. s=0.05.",
                               argument="s")
     safe = np.where(s > 0, s, 1.0)
-    z = m / safe
-    out = safe * np.sqrt(2 / np.pi) * np.exp(-0.5 * z * z) + m * (1 - 2 * ndtr(-z))
+    with np.errstate(over="ignore", under="ignore"):  # z² = inf: exp(−z²/2) is 0, exactly
+        z = m / safe
+        out = safe * np.sqrt(2 / np.pi) * np.exp(-0.5 * z * z) + m * (1 - 2 * ndtr(-z))
     out = np.where(s > 0, out, np.abs(m))
     return float(out) if out.ndim == 0 else out  # scalar in, scalar out
 
@@ -289,7 +290,12 @@ def linear_response(schedule: Schedule, bias, noise, generations, n=None, *,
     sizes = round_sizes(schedule, last, n, conv)
     a = _per_round(bias, last, sizes, "bias", signed=True)
     s = _per_round(noise, last, sizes, "noise", signed=False)
-    m, v = propagate(schedule, a, s * s)
+    with np.errstate(over="ignore"):
+        m, v = propagate(schedule, a, s * s)
+    if not (np.all(np.isfinite(m)) and np.all(np.isfinite(v))):
+        raise InvalidArgument("bias or noise is so large that R8's propagated deviation "
+                              "leaves float64 (a TV is at most 1: pass per-round values in "
+                              "[0, 1]).", argument="bias")
     idx = np.asarray(gens)
     sd = np.sqrt(np.maximum(v[idx], 0.0))
     return Response(idx, m[idx], sd, folded_normal_mean(m[idx], sd))

@@ -49,7 +49,9 @@ from simulations.registry import DATA_REGISTRY, build_model, has_density
 DENSITY_METRICS = ("e", "delta", "tv_pi", "kl", "mean", "var", "nll")
 DENSITY_FREE_METRICS = ("mean", "var", "nll", "precision_recall")
 EXPENSIVE_METRICS = ("w2", "precision_recall")
-METRICS = (*DENSITY_METRICS, *EXPENSIVE_METRICS)
+#: The fit's own summaries (Gaussian MLE only): log det Σ̂, tr Σ̂, ‖μ̂ − μ0‖² (docs/theory.md §9).
+FIT_METRICS = ("logdet", "trace", "mean_sq")
+METRICS = (*DENSITY_METRICS, *EXPENSIVE_METRICS, *FIT_METRICS)
 INTERVALS = ("bernstein", "hoeffding", "clt")
 CONVENTIONS = ("scaled", "fixed-real")
 SAMPLING_MODELS = ("gaussian-mle", "kde", "gmm")
@@ -273,6 +275,16 @@ class LoopConfig:
             raise InvalidArgument(f"temperature and self_correct apply to the Gaussian-mixture "
                                   f"models ({', '.join(SAMPLING_MODELS)}), not {self.model}.",
                                   argument="temperature")
+        full = self.model == "gaussian-mle" and dict(self.model_params).get(
+            "covariance") == "full"
+        if full and (t != 1.0 or g != 0.0):
+            raise InvalidArgument("temperature and self_correct act on diagonal Gaussian "
+                                  "mixtures; a full-covariance fit takes neither. Drop them or "
+                                  "use covariance='diagonal'.", argument="temperature")
+        if set(self.metrics) & set(FIT_METRICS) and self.model != "gaussian-mle":
+            raise InvalidArgument(f"metrics {', '.join(FIT_METRICS)} summarise a Gaussian "
+                                  f"fit; model={self.model!r} has none. Use model "
+                                  f"'gaussian-mle' or drop them.", argument="metrics")
         setter("temperature", t)
         setter("self_correct", g)
 

@@ -352,6 +352,8 @@ def _measure(ctx: _Context, mix: _Mix, law, i: int, alpha: float, beta: list[flo
             pi = ctx.p0_grid if i == 0 else mix.pi_grid(alpha, beta, ctx.p0_grid)
         out = measure.on_grid(ctx, law, f, pi, i == 0, carried)
         measure.exact_gaussian(ctx, law, _single_law(ctx, mix, i, alpha, beta), out, carried)
+    elif not ctx.metrics & {"e", "delta", "tv_pi", "kl", "mean", "var", "nll"}:
+        out = {}  # only the fit's own summaries (or opt-ins) asked: no Monte Carlo
     else:
         pi_log = ctx.p0_log_prob if i == 0 else mix.log_prob(ctx, alpha, beta)
 
@@ -360,6 +362,7 @@ def _measure(ctx: _Context, mix: _Mix, law, i: int, alpha: float, beta: list[flo
 
         out = measure.by_monte_carlo(ctx, law, pi_log, pi_draws, i == 0, carried)
     measure.expensive(ctx, law, out)
+    measure.fit_summaries(ctx, law, out)
     return {k: v for k, v in out.items() if _wanted(ctx, k)}, f
 
 

@@ -35,7 +35,7 @@ def _triple(value, lo=None, hi=None):
 
 def moments(law, grid, f: OnGrid | None, draws: torch.Tensor | None):
     """Mean and variance (R, d): exact for mixtures, from the grid or from draws otherwise."""
-    if isinstance(law, BatchedMixture):
+    if isinstance(law, BatchedMixture) or hasattr(law, "chol"):  # exact for Gaussians
         return law.mean(), law.variance()
     if f is not None:
         return grid.moments(f)
@@ -194,3 +194,20 @@ def exact_gaussian(ctx, law, pi_law, out: dict, carried_hi) -> None:
     if "v1_margin" in out:
         out["v1_margin"] = _triple(out["delta"][2] + carried_hi - out["e"][1])
         out["v2_margin"] = _triple((out["kl"][2].clamp_min(0) / 2).sqrt() - out["delta"][1])
+
+
+def fit_summaries(ctx, law, out: dict) -> None:
+    """log det Σ̂, tr Σ̂ and ‖μ̂ − μ0‖² of a Gaussian fit (one component or full
+    covariance), exact from its parameters (docs/theory.md §9)."""
+    asked = ctx.metrics & {"logdet", "trace", "mean_sq"}
+    if not asked:
+        return
+    if hasattr(law, "chol"):
+        logdet, trace, mean = law.logdet(), law.trace(), law.mean()
+    else:  # a one-component (diagonal) mixture
+        var = law.scales[:, 0, :] ** 2
+        logdet, trace, mean = torch.log(var).sum(1), var.sum(1), law.means[:, 0, :]
+    values = {"logdet": logdet, "trace": trace,
+              "mean_sq": ((mean - ctx.mu0[0]) ** 2).sum(1)}
+    for name in asked:
+        out[name] = _triple(values[name])

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from boundkit._checks import check_instance, to_float
+from boundkit._checks import check_choice, check_instance, to_float
 from boundkit.errors import InvalidArgument
 from simulations.distributions import GaussianMixture
 from simulations.laws import BatchedMixture
@@ -100,23 +100,34 @@ class GaussianMLEModel:
     ----------
     unbiased : bool
         False (default) is the MLE (1/n); True uses 1/(n − 1).
+    covariance : {"diagonal", "full"}
+        A diagonal covariance (default: a one-component mixture) or the full sample
+        covariance ([BatchedGaussian][simulations.gaussian_full.BatchedGaussian]),
+        set by ``model_params={"covariance": "full"}``.
     name : str
         The registry name.
 
     References
     ----------
-    docs/theory.md §3 (E5, rate 1/2), §5 (E σ̂² = σ0² ((n−1)/n)^k under full synthetic).
+    docs/theory.md §3 (E5, rate 1/2), §5 (E σ̂² = σ0² ((n−1)/n)^k under full synthetic),
+    §9 (R9: E log det Σ̂ in d dimensions).
     """
 
     unbiased: bool = False
+    covariance: str = "diagonal"
     name: str = "gaussian-mle"
 
     def __post_init__(self):
         if not isinstance(self.unbiased, bool):
             raise TypeError(f"unbiased must be True or False; got {self.unbiased!r}.")
+        check_choice(self.covariance, ("diagonal", "full"), "covariance")
 
-    def fit_batched(self, data: torch.Tensor, streams: Streams) -> BatchedMixture:
-        """R fits to data (R, n, d): one-component mixtures."""
+    def fit_batched(self, data: torch.Tensor, streams: Streams):
+        """R fits to data (R, n, d): one-component mixtures, or full-covariance Gaussians."""
+        if self.covariance == "full":
+            from simulations.gaussian_full import BatchedGaussian
+
+            return BatchedGaussian.fit(data, self.unbiased)
         mean = data.mean(1)
         sd = floor_degenerate(data.var(1, correction=1 if self.unbiased else 0).sqrt())
         weights = torch.ones(data.shape[0], 1, dtype=data.dtype, device=data.device)

@@ -8,6 +8,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.special import digamma
@@ -190,3 +191,46 @@ def test_fresh_accumulation_is_still_available_by_a_name_that_says_so():
     assert sq.mean() < gaussian_moments("accumulate", 10, 49).mean_sq.iloc[0] / 2
     with pytest.raises(InvalidArgument, match="does not combine"):
         LoopConfig(model="gaussian-mle", schedule="full-synthetic", data_policy="kept")
+
+
+# --- full-covariance Gaussian MLE against R9 in d = 10 -----------------------------------
+
+Z_FAMILY = 3.30  # two-sided, 1 % family-wise over 21 generations (Bonferroni: 0.01 / 21)
+
+
+def test_a_full_covariance_replace_loop_follows_r9_in_ten_dimensions():
+    from simulations import LoopConfig, run
+
+    d, n, g_max, reps = 10, 30, 20, 400
+    frame = run(LoopConfig(model="gaussian-mle", model_params={"covariance": "full"},
+                           data="gaussian", data_params={"dim": d}, schedule="replace", n=n,
+                           rounds=g_max + 1, replicates=reps, seed=4,
+                           metrics=("logdet", "trace", "mean_sq")))
+    exact = gaussian_moments("replace", n, range(g_max + 1), dim=d)
+    for g in range(g_max + 1):
+        at = frame[frame.generation == g]
+        for metric, want in (("logdet", exact.log_det.iloc[g]),
+                             ("trace", d * exact["var"].iloc[g]),
+                             ("mean_sq", exact.mean_sq.iloc[g])):
+            x = at[at.metric == metric].value.to_numpy()
+            se = x.std(ddof=1) / math.sqrt(x.size)
+            assert abs(x.mean() - want) <= Z_FAMILY * se, (g, metric, x.mean(), want)
+
+
+def test_the_full_covariance_law_is_the_sample_mle():
+    from scipy.stats import multivariate_normal
+
+    from simulations.gaussian_full import BatchedGaussian
+
+    rng = np.random.default_rng(3)
+    data = rng.normal(size=(2, 50, 3)) @ np.array([[1.0, 0.5, 0.0], [0.0, 1.0, 0.3],
+                                                    [0.0, 0.0, 2.0]])
+    law = BatchedGaussian.fit(torch.as_tensor(data))
+    for r in range(2):
+        cov = np.cov(data[r].T, bias=True)  # the 1/n MLE
+        assert np.allclose(law.covariance()[r].numpy(), cov, rtol=1e-12, atol=1e-14)
+        x = rng.normal(size=(5, 3))
+        want = multivariate_normal(data[r].mean(0), cov).logpdf(x)
+        got = law.log_prob(torch.as_tensor(x)[None].expand(2, -1, -1))[r].numpy()
+        assert np.allclose(got, want, rtol=1e-12)
+        assert float(law.logdet()[r]) == pytest.approx(np.linalg.slogdet(cov)[1], rel=1e-12)
