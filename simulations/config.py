@@ -51,7 +51,9 @@ DENSITY_FREE_METRICS = ("mean", "var", "nll", "precision_recall")
 EXPENSIVE_METRICS = ("w2", "precision_recall")
 #: The fit's own summaries (Gaussian MLE only): log det Σ̂, tr Σ̂, ‖μ̂ − μ0‖² (docs/theory.md §9).
 FIT_METRICS = ("logdet", "trace", "mean_sq")
-METRICS = (*DENSITY_METRICS, *EXPENSIVE_METRICS, *FIT_METRICS)
+#: Opt-in KL(p0 ‖ p_{i+1}) (exact between Gaussians; docs/theory.md §6).
+OPT_IN_METRICS = ("kl_p0",)
+METRICS = (*DENSITY_METRICS, *EXPENSIVE_METRICS, *FIT_METRICS, *OPT_IN_METRICS)
 INTERVALS = ("bernstein", "hoeffding", "clt")
 CONVENTIONS = ("scaled", "fixed-real")
 SAMPLING_MODELS = ("gaussian-mle", "kde", "gmm")
@@ -114,7 +116,9 @@ class LoopConfig:
     rounds, replicates, first_replicate, seed : the loop and its randomness.
     metrics : metric names or ``"default"`` (e, delta, tv_pi, kl, mean, var, nll with a
         density; mean, var, nll, precision_recall without); ``w2`` and
-        ``precision_recall`` are the expensive opt-ins.
+        ``precision_recall`` are the expensive opt-ins; ``kl_p0`` (KL(p0 ‖ p_{i+1}), exact
+        for Gaussian fits on a Gaussian p0) and, for Gaussian MLE, ``logdet``, ``trace``
+        and ``mean_sq`` the fit's own summaries.
     real_data : ``fresh`` (new real draws each round) or ``pool`` (the round-0 set is the
         only real data: Bertrand et al.'s fixed real set).
     data_policy : where the synthetic points come from (docs/theory.md §1): ``fresh``
@@ -407,7 +411,7 @@ def resolve_metrics(metrics: object, data: str) -> tuple[str, ...]:
         if m not in METRICS:
             raise InvalidArgument(f"metric {m!r} is not known. Pass names from: default, "
                                   f"{', '.join(METRICS)}.", argument="metrics")
-        if not density and m in ("e", "delta", "tv_pi", "kl"):
+        if not density and m in ("e", "delta", "tv_pi", "kl", "kl_p0"):
             raise InvalidArgument(f"metric {m!r} needs a density of p0; data={data!r} has none "
                                   f"(only mean, var, nll, w2 and precision_recall).",
                                   argument="metrics")

@@ -29,8 +29,9 @@ import pandas as pd
 import torch
 
 from boundkit import Balanced, GeneralSchedule
+from boundkit._checks import check_choice
 from boundkit.errors import InvalidArgument
-from simulations import measure, montecarlo
+from simulations import gaussian_exact, gaussian_fast, measure, montecarlo
 from simulations._device import DTYPE, resolve_device
 from simulations.config import LoopConfig
 from simulations.distributions import Distribution
@@ -55,6 +56,7 @@ class _Context:
 
     def __init__(self, config: LoopConfig):
         self.config = config
+        self.sizes = config.sizes  # computed once (a property that loops over the rounds)
         self.device = resolve_device(config.device)
         self.metrics = set(config.metrics)
         params = dict(config.data_params)
@@ -64,8 +66,13 @@ class _Context:
                                self.device)
         self.dim = self.p0.dim
         self.density = isinstance(self.p0, Distribution)
+        # no grid where every metric has a closed form, nor for full-covariance fits (a
+        # narrow rotated ellipse defeats any fixed grid): those go by Monte Carlo
+        self.closed = self.density and gaussian_exact.closed_form_run(
+            config, self.p0, _structure(config.schedule_obj))
+        full = dict(config.model_params).get("covariance") == "full"
         self.grid = (Grid.around(*self.p0.support_box(), config.grid_points, self.device)
-                     if self.density and self.dim <= 2 else None)
+                     if self.density and self.dim <= 2 and not (self.closed or full) else None)
         self.p0_grid = self.grid.density(self.p0) if self.grid is not None else None
         self.holdout = self.streams.sample(self.p0, HOLDOUT)
         self.mu0 = self.p0.mean().reshape(1, 1, -1)
@@ -189,7 +196,7 @@ class _Mix:
 
 def _draw_round(ctx: _Context, mix: _Mix, i: int, alpha: float, beta: list[float]):
     """Round i's training data, shape (R, n_i, d)."""
-    cfg, streams, size = ctx.config, ctx.streams, ctx.config.sizes[i]
+    cfg, streams, size = ctx.config, ctx.streams, ctx.sizes[i]
     if cfg.data_policy != "fresh":
         return _kept_round(ctx, mix, i)
     if i == 0:
@@ -252,7 +259,8 @@ def _check_round(i: int, host: np.ndarray) -> None:
                               argument="rounds")
 
 
-def run(config: LoopConfig, progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+def run(config: LoopConfig, progress: Callable[[int, int], None] | None = None, *,
+        sampler: str = "auto") -> pd.DataFrame:
     """Train ``config.replicates`` loops at once and measure every round.
 
     Parameters
@@ -262,6 +270,13 @@ def run(config: LoopConfig, progress: Callable[[int, int], None] | None = None) 
         seed, device, metrics).
     progress : callable, optional
         Called as ``progress(rounds_done, rounds)`` after each round.
+    sampler : {"auto", "points", "sufficient"}
+        How training data are drawn. ``points`` draws every point. ``sufficient`` draws
+        a diagonal Gaussian MLE's sufficient statistics exactly instead (O(1) per round
+        whatever n: [gaussian_fast][simulations.gaussian_fast]); it applies to fresh-data
+        loops on a Gaussian p0 whose asked metrics all have closed forms. ``auto``
+        (default) takes it where it applies. Both give the same law of the loop, not the
+        same random numbers.
 
     Returns
     -------
@@ -296,10 +311,25 @@ def run(config: LoopConfig, progress: Callable[[int, int], None] | None = None) 
     """
     if not isinstance(config, LoopConfig):
         raise TypeError(f"config must be a LoopConfig; got {type(config).__name__}.")
+    check_choice(sampler, ("auto", "points", "sufficient"), "sampler")
+    schedule = config.schedule_obj
+    structure = _structure(schedule)
+    if sampler != "points":
+        p0 = DATA_REGISTRY.build(config.data, "data", **dict(config.data_params))
+        comps = gaussian_fast.plan(config, p0, structure)
+        if comps is not None:
+            records, shares = gaussian_fast.run_sufficient(config, config.sizes, comps, p0,
+                                                           progress)
+            return _frame(config, records, shares)
+        if sampler == "sufficient":
+            raise InvalidArgument(
+                "sampler='sufficient' needs a diagonal Gaussian MLE on a one-Gaussian p0 with "
+                "fresh data (scaled sizes, real_data='fresh') and metrics with closed forms "
+                "(TV only in 1-D; delta, tv_pi, kl only when pi_i is one law). Pass "
+                "sampler='auto' or 'points'.", argument="sampler")
     check_memory(config)
     ctx = _Context(config)
-    schedule = config.schedule_obj
-    mix = _Mix(_structure(schedule))
+    mix = _Mix(structure)
     records: list[tuple[int, int, str, np.ndarray]] = []
     shares: list[float] = []
     for i in range(config.rounds):
@@ -318,9 +348,9 @@ def run(config: LoopConfig, progress: Callable[[int, int], None] | None = None) 
         _check_round(i, host[:2])
         values = host[2:].reshape(len(metrics), 3, config.replicates)
         for k, name in enumerate(metrics):
-            records.append((i, config.sizes[i], name, values[k]))
+            records.append((i, ctx.sizes[i], name, values[k]))
         for name, value in _extra(law).items():
-            records.append((i, config.sizes[i], name, np.full((3, config.replicates), value)))
+            records.append((i, ctx.sizes[i], name, np.full((3, config.replicates), value)))
         mix.add(sampling_law, dens, e_hi)
         if progress is not None:
             progress(i + 1, config.rounds)
@@ -345,14 +375,18 @@ def _measure(ctx: _Context, mix: _Mix, law, i: int, alpha: float, beta: list[flo
     f = None
     if not ctx.density:
         out = measure.density_free(ctx, law)
+    elif ctx.closed:
+        out = gaussian_exact.closed_form(ctx, law, _single_law(ctx, mix, i, alpha, beta),
+                                         i == 0, carried)
     elif ctx.grid is not None:
         f = law.grid_density(ctx.grid) if measure.needs_density(ctx, law) else None
         pi = None
         if measure.needs_pi(ctx):
             pi = ctx.p0_grid if i == 0 else mix.pi_grid(alpha, beta, ctx.p0_grid)
         out = measure.on_grid(ctx, law, f, pi, i == 0, carried)
-        measure.exact_gaussian(ctx, law, _single_law(ctx, mix, i, alpha, beta), out, carried)
-    elif not ctx.metrics & {"e", "delta", "tv_pi", "kl", "mean", "var", "nll"}:
+        gaussian_exact.exact_gaussian(ctx, law, _single_law(ctx, mix, i, alpha, beta), out,
+                                      carried)
+    elif not ctx.metrics & {"e", "delta", "tv_pi", "kl", "kl_p0", "mean", "var", "nll"}:
         out = {}  # only the fit's own summaries (or opt-ins) asked: no Monte Carlo
     else:
         pi_log = ctx.p0_log_prob if i == 0 else mix.log_prob(ctx, alpha, beta)
@@ -361,6 +395,8 @@ def _measure(ctx: _Context, mix: _Mix, law, i: int, alpha: float, beta: list[flo
             return _draw_mixture(ctx, mix, alpha, beta, m)
 
         out = measure.by_monte_carlo(ctx, law, pi_log, pi_draws, i == 0, carried)
+        gaussian_exact.exact_gaussian(ctx, law, _single_law(ctx, mix, i, alpha, beta), out,
+                                      carried)
     measure.expensive(ctx, law, out)
     measure.fit_summaries(ctx, law, out)
     return {k: v for k, v in out.items() if _wanted(ctx, k)}, f
@@ -400,6 +436,9 @@ def _law_for_later(ctx: _Context, law, sampling_law, f: OnGrid | None, metrics: 
     margins = {"e", "delta", "kl"} <= ctx.metrics
     if not ctx.density or not (margins or measure.needs_pi(ctx)):
         return None, zero
+    if ctx.closed:
+        return None, (metrics["e"][2] if sampling_law is law and "e" in metrics
+                      else gaussian_exact.e_hi(ctx, sampling_law))
     if ctx.grid is not None and not margins:
         return (f if sampling_law is law and f is not None
                 else sampling_law.grid_density(ctx.grid)), zero
@@ -422,16 +461,22 @@ def _extra(law) -> dict:
 
 
 def _frame(config: LoopConfig, records, shares: list[float]) -> pd.DataFrame:
-    reps = config.replicates
+    """The tidy frame from the per-round records (appended in round order), built from
+    whole columns at once, replicate-major: rows sorted by replicate, then round."""
+    reps, k = config.replicates, len(records)
     ids = np.arange(config.first_replicate, config.first_replicate + reps)
-    parts = []
-    for rnd, size, name, (value, lo, hi) in records:
-        parts.append(pd.DataFrame({"replicate": ids, "round": rnd, "generation": rnd,
-                                   "n": size, "real_share": shares[rnd], "metric": name,
-                                   "value": value, "lo": lo,
-                                   "hi": hi}))
-    frame = pd.concat(parts, ignore_index=True)
-    frame = frame.sort_values(["replicate", "round"], kind="stable").reset_index(drop=True)
+    per_record = np.array([r[0] for r in records], dtype=np.int64)
+    values = (np.stack([r[3] for r in records], 1) if k
+              else np.zeros((3, 0, reps)))  # (3, K, R)
+    values = values.transpose(0, 2, 1).reshape(3, -1)  # replicate-major
+    rounds = np.tile(per_record, reps)
+    metric = np.array([r[2] for r in records], dtype=object)
+    frame = pd.DataFrame({
+        "replicate": np.repeat(ids, k), "round": rounds, "generation": rounds,
+        "n": np.tile(np.array([r[1] for r in records], dtype=np.int64), reps),
+        "real_share": np.asarray(shares, dtype=np.float64)[rounds],
+        "metric": np.tile(metric, reps), "value": values[0], "lo": values[1],
+        "hi": values[2]}, columns=COLUMNS)
     frame.attrs["config"] = config.to_dict()
     frame.attrs["config_hash"] = config.config_hash
-    return frame[COLUMNS]
+    return frame

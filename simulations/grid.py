@@ -107,10 +107,15 @@ class Grid:
         return tv_bounds(0.5 * diff, err, self.integrate(a.values), self.integrate(b.values))
 
     def kl(self, pi: OnGrid, p: OnGrid):
-        """KL(π ‖ p) = ∫ π log(π/p) per replicate as (value, lo, hi) (quadrature error only)."""
+        """KL(π ‖ p) = ∫ π log(π/p) per replicate as (value, lo, hi) (quadrature error; the
+        interval is [0, float64 max] where either density is not resolved)."""
         ratio = torch.log(pi.values.clamp_min(TINY)) - torch.log(p.values.clamp_min(TINY))
         value, err = self.integrate(torch.where(pi.values > 0, pi.values * ratio, 0.0))
-        return value, value - err, value + err
+        # a density the grid cannot resolve (infinite L1 error) leaves KL unknown: [0, max]
+        blind = ~torch.isfinite(pi.l1_error + p.l1_error)
+        big = torch.finfo(value.dtype).max
+        return (value, torch.where(blind, 0.0, value - err),
+                torch.where(blind, big, value + err))
 
     def moments(self, f: OnGrid) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and variance per coordinate (R, d) of the densities on the grid."""

@@ -5,7 +5,9 @@ docs/theory.md §6–7. Per round i (generation i, the model p_{i+1}):
 * ``e`` = TV(p_{i+1}, p0), ``delta`` = TV(p_{i+1}, π_i), ``tv_pi`` = TV(π_i, p0), with
   intervals (quadrature error, binning error and missed mass on the grid; Hoeffding,
   empirical Bernstein or CLT by Monte Carlo);
-* ``kl`` = KL(π_i ‖ p_{i+1}) (grid quadrature, or Monte Carlo with a CLT interval);
+* ``kl`` = KL(π_i ‖ p_{i+1}) and opt-in ``kl_p0`` = KL(p0 ‖ p_{i+1}) (grid quadrature,
+  or Monte Carlo with a CLT interval; exact between Gaussians:
+  :mod:`simulations.gaussian_exact`);
 * ``v1_margin`` = (δ_i + Σ_k β_{i,k} e_k)_hi − (e_{i+1})_lo (C1, R1 with measured δ) and
   ``v2_margin`` = sqrt(kl_hi/2) − δ_lo (Pinsker), with e_k the TV of the law the data
   actually came from;
@@ -54,7 +56,7 @@ def nll(law, grid, f: OnGrid | None, holdout: torch.Tensor) -> torch.Tensor:
 def needs_density(ctx, law) -> bool:
     """Whether this round needs the fitted density on the grid (only what is asked for)."""
     asked = ctx.metrics
-    if asked & {"e", "delta", "kl", "w2"}:
+    if asked & {"e", "delta", "kl", "kl_p0", "w2"}:
         return True
     large = not (isinstance(law, BatchedMixture) and law.means.shape[1] < FFT_COMPONENTS)
     mixture = isinstance(law, BatchedMixture)
@@ -79,6 +81,8 @@ def on_grid(ctx, law, f: OnGrid | None, pi: OnGrid | None, first: bool, carried_
         out["tv_pi"] = _triple(zero) if first else grid.tv(pi, p0)
     if "kl" in asked:
         out["kl"] = grid.kl(pi, f)
+    if "kl_p0" in asked:
+        out["kl_p0"] = grid.kl(p0, f)
     if {"e", "delta", "kl"} <= asked:
         out["v1_margin"] = _triple(out["delta"][2] + carried_hi - out["e"][1])
         out["v2_margin"] = _triple((out["kl"][2].clamp_min(0) / 2).sqrt() - out["delta"][1])
@@ -109,6 +113,8 @@ def by_monte_carlo(ctx, law, pi_log_prob, pi_draws, first: bool, carried_hi) -> 
            "kl": kl,
            "v1_margin": _triple(delta[2] + carried_hi - e[1]),
            "v2_margin": _triple((kl[2].clamp_min(0) / 2).sqrt() - delta[1])}
+    if "kl_p0" in ctx.metrics:
+        out["kl_p0"] = montecarlo.kl(p0_log, law.log_prob, x_p0, conf)
     mean, var = moments(law, None, None, x_fit)
     out["mean"], out["var"] = _triple(mean[:, 0]), _triple(var[:, 0])
     out["nll"] = _triple(nll(law, None, None, ctx.holdout))
@@ -142,58 +148,6 @@ def expensive(ctx, law, out: dict) -> None:
                                                                     strict=True)]
         t = torch.tensor(pr, dtype=x_fit.dtype, device=x_fit.device)
         out["precision"], out["recall"] = _triple(t[:, 0]), _triple(t[:, 1])
-
-
-#: Round-off allowance of the closed-form Gaussian TV and KL (absolute, float64).
-EXACT_TOL = 1e-12
-
-
-def _one_gaussian(law) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """(mean, variance) of shape (R,) when ``law`` is one 1-D Gaussian per replicate."""
-    from simulations.distributions import GaussianMixture
-
-    if isinstance(law, BatchedMixture) and law.means.shape[1] == 1 and law.dim == 1:
-        return law.means[:, 0, 0], law.scales[:, 0, 0] ** 2
-    if isinstance(law, GaussianMixture) and law.means.shape[0] == 1 and law.dim == 1:
-        if type(law).__name__ == "GaussianMixture":
-            return law.means[0, 0], law.scales[0, 0] ** 2
-    return None
-
-
-def exact_gaussian(ctx, law, pi_law, out: dict, carried_hi) -> None:
-    """Closed forms where the laws are single 1-D Gaussians (Gaussian MLE on a Gaussian p0):
-    e and δ by the crossing points of the densities (``gaussian_tv``), KL(π ‖ p) in closed
-    form. They replace the grid's values, whose intervals cannot hold when a collapsing
-    fit is narrower than the grid's spacing (docs/theory.md §5–6); the margins follow."""
-    from simulations.metrics import gaussian_tv
-
-    fit, p0 = _one_gaussian(law), _one_gaussian(ctx.p0)
-    if fit is None:
-        return
-    m, v = fit
-
-    def tv_triple(a, b):
-        value = gaussian_tv(m, v, a, b).clamp(0.0, 1.0)
-        return value, (value - EXACT_TOL).clamp_min(0.0), (value + EXACT_TOL).clamp_max(1.0)
-
-    if "e" in out and p0 is not None:
-        out["e"] = tv_triple(*p0)
-    pi = _one_gaussian(pi_law) if pi_law is not None else None
-    if pi is not None:
-        pm, pv = pi
-        if "delta" in out:
-            out["delta"] = tv_triple(pm, pv)
-        if "tv_pi" in out and p0 is not None:
-            value = gaussian_tv(pm, pv, *p0).clamp(0.0, 1.0)
-            out["tv_pi"] = (value, (value - EXACT_TOL).clamp_min(0.0),
-                            (value + EXACT_TOL).clamp_max(1.0))
-        if "kl" in out:  # KL(N(pm, pv) ‖ N(m, v))
-            kl = 0.5 * (torch.log(v / pv) + (pv + (pm - m) ** 2) / v - 1.0)
-            tol = EXACT_TOL * (1.0 + kl.abs())
-            out["kl"] = (kl, kl - tol, kl + tol)
-    if "v1_margin" in out:
-        out["v1_margin"] = _triple(out["delta"][2] + carried_hi - out["e"][1])
-        out["v2_margin"] = _triple((out["kl"][2].clamp_min(0) / 2).sqrt() - out["delta"][1])
 
 
 def fit_summaries(ctx, law, out: dict) -> None:

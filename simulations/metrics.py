@@ -311,7 +311,12 @@ def gaussian_tv(m1, v1, m2, v2) -> torch.Tensor:
             raise InvalidArgument(f"{name} must be finite{' and > 0' if name[0] == 'v' else ''}"
                                   f"; got {value!r}.", argument=name)
         tensors.append(t)
-    m1, v1, m2, v2 = torch.broadcast_tensors(*tensors)
+    return gaussian_tv_unchecked(*tensors)
+
+
+def gaussian_tv_unchecked(m1, v1, m2, v2) -> torch.Tensor:
+    """:func:`gaussian_tv` for float64 tensors already checked (finite, variances > 0)."""
+    m1, v1, m2, v2 = torch.broadcast_tensors(m1, v1, m2, v2)
     s2 = v2.sqrt()
     m, s = (m1 - m2) / s2, (v1 / v2).sqrt()
     # TV is invariant under x ↦ (x − m)/s, which swaps the roles: work with s ≤ 1 (the

@@ -8,6 +8,7 @@ import itertools
 
 import mpmath
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -56,10 +57,11 @@ def test_gaussian_tv_is_exact_from_tiny_to_huge_scales(log10_scale, mean, log10_
     assert abs(got - tv_mp(mean, s, 0.0, ref)) <= 1e-12
 
 
-def test_a_collapsing_loop_has_no_interval_misses():
+@pytest.mark.parametrize("sampler", ["points", "sufficient"])
+def test_a_collapsing_loop_has_no_interval_misses(sampler):
     config = LoopConfig(model="gaussian-mle", data="gaussian", schedule="replace", n=10,
                         rounds=50, replicates=200, seed=0)
-    frame = run(config)
+    frame = run(config, sampler=sampler)
     wide = frame.pivot_table(index=["replicate", "generation"], columns="metric",
                              values=["value", "lo", "hi"])
     mean, var = wide["value"]["mean"].to_numpy(), wide["value"]["var"].to_numpy()
@@ -76,3 +78,28 @@ def test_a_collapsing_loop_has_no_interval_misses():
         prev_m, prev_s = m, s
     assert misses == 0
     assert (wide["value"]["v1_margin"] >= 0).all() and (wide["value"]["v2_margin"] >= 0).all()
+
+
+def test_the_grid_widens_honestly_for_components_it_cannot_resolve():
+    """A mixture with a component far narrower than the grid's step: its TV interval
+    widens to hold the truth (from the per-component quadrature of tv_quadrature_1d), and
+    its KL interval becomes [0, max]; a resolved mixture keeps a tight interval."""
+    from simulations.distributions import GaussianMixture
+    from simulations.grid import Grid
+    from simulations.laws import BatchedMixture
+    from simulations.metrics import tv_quadrature_1d
+
+    t = torch.tensor
+    p0 = GaussianMixture([[0.0]], [[1.0]])
+    grid = Grid.around(*p0.support_box(), 4097, "cpu")
+    law = BatchedMixture(t([[[0.3], [-1.0]], [[0.3], [-1.0]]], dtype=torch.float64),
+                         t([[[1e-6], [0.8]], [[0.5], [0.8]]], dtype=torch.float64),
+                         t([[0.4, 0.6], [0.4, 0.6]], dtype=torch.float64))
+    _, lo, hi = grid.tv(law.grid_density(grid), grid.density(p0))
+    for r in range(2):
+        truth = tv_quadrature_1d(law.replicate(r), p0)
+        assert float(lo[r]) <= truth.lo and truth.hi <= float(hi[r])
+    assert float(hi[1] - lo[1]) < 1e-6 and float(lo[0]) == 0.0 and float(hi[0]) == 1.0
+    kl = grid.kl(grid.density(p0), law.grid_density(grid))
+    assert float(kl[1][0]) == 0.0 and float(kl[2][0]) == torch.finfo(torch.float64).max
+    assert float(kl[2][1] - kl[1][1]) < 1e-6

@@ -101,14 +101,18 @@ def _noise_for(a: float, e: float) -> float:
 def round0_bias_and_error(config: LoopConfig) -> tuple[float, float]:
     """(a, mean e_1) of round 0 at the config's size: TV of the mean density, mean TV."""
     from simulations.engine import _Context, _fit
+    from simulations.grid import Grid
 
     ctx = _Context(config)
+    # the run itself may need no grid (closed forms); the mean density needs one
+    grid = ctx.grid or Grid.around(*ctx.p0.support_box(), config.grid_points, ctx.device)
+    p0_grid = grid.density(ctx.p0)
     with torch.no_grad():
         data = ctx.streams.sample(ctx.p0, config.sizes[0])
-        f = _fit(ctx, data, 0).grid_density(ctx.grid)
+        f = _fit(ctx, data, 0).grid_density(grid)
         mean = OnGrid(f.values.mean(0, keepdim=True), f.l1_error.mean().reshape(1))
-        a = float(ctx.grid.tv(mean, ctx.p0_grid)[0][0])
-        e = float(ctx.grid.tv(f, ctx.p0_grid)[0].mean())
+        a = float(grid.tv(mean, p0_grid)[0][0])
+        e = float(grid.tv(f, p0_grid)[0].mean())
     return a, e
 
 
