@@ -9,12 +9,16 @@ import numpy as np
 import pytest
 
 from boundkit.cli import main
+from boundkit.errors import InvalidArgument
 from simulations.verify import Scale, resolve, verify
 from simulations.verify.fits import _noise_for, fit_rate
 from simulations.verify.rules import (
+    WORDS,
     bound_verdict,
     equivalence_verdict,
     holm_rejects,
+    monotone_verdict,
+    peak_verdict,
     u_shape_verdict,
 )
 
@@ -30,27 +34,60 @@ def test_holm_step_down():
     assert holm_rejects([0.01, 0.03, 0.04]).tolist() == [True, False, False]
 
 
+def _around(means, spread, reps=30, seed=0):
+    """Replicate values (reps, k) with exactly the given column means."""
+    z = np.random.default_rng(seed).standard_normal((reps, len(means)))
+    z = (z - z.mean(0)) / z.std(0, ddof=1)
+    return np.asarray(means, float) + np.asarray(spread, float) * z
+
+
 def test_bound_rule_three_ways():
     b = np.array([1.0, 1.0])
-    assert bound_verdict([0.5, 0.6], [0.01, 0.01], 30, b)[0] == "holds"
-    assert bound_verdict([0.5, 1.3], [0.01, 0.01], 30, b)[0] == "violated"
-    assert bound_verdict([0.5, 1.01], [0.01, 0.01], 30, b)[0] == "inconclusive"
+    assert bound_verdict(_around([0.5, 0.6], 0.05), b)[0] == "holds"
+    assert bound_verdict(_around([0.5, 1.3], 0.05), b)[0] == "violated"
+    assert bound_verdict(_around([0.5, 1.01], 0.05), b)[0] == "inconclusive"
     # an excess below the 2 % minimum effect is never called a violation
-    assert bound_verdict([1.015], [1e-6], 30, [1.0])[0] == "inconclusive"
+    assert bound_verdict(_around([1.015], 1e-6), [1.0])[0] == "inconclusive"
+    # a fitted bound's own uncertainty can make a clear pass inconclusive
+    assert bound_verdict(_around([0.9], 0.01), [1.0], bound_se=[0.2])[0] == "inconclusive"
+
+
+def test_rules_refuse_nan():
+    values = _around([0.5, 0.6], 0.05)
+    values[3, 1] = np.nan
+    with pytest.raises(InvalidArgument, match="NaN"):
+        bound_verdict(values, [1.0, 1.0])
+    with pytest.raises(InvalidArgument, match="NaN"):
+        holm_rejects([0.01, np.nan])
 
 
 def test_equivalence_rule_three_ways():
     assert equivalence_verdict(0.41, 0.01, 0.4, 0.05) == "holds"
     assert equivalence_verdict(0.60, 0.01, 0.4, 0.05) == "violated"
     assert equivalence_verdict(0.46, 0.05, 0.4, 0.05) == "inconclusive"
+    # violated needs the better one-sided p doubled below α: z = 1.8 is not enough
+    assert equivalence_verdict(0.4 + 0.05 + 1.8 * 0.01, 0.01, 0.4, 0.05) == "inconclusive"
 
 
 def test_u_shape_rule_three_ways():
-    se = [0.01] * 5
-    assert u_shape_verdict([0.5, 0.3, 0.1, 0.2, 0.4], se, 10) == "holds"
-    assert u_shape_verdict([0.5, 0.4, 0.3, 0.2, 0.1], se, 10) == "violated"  # monotone
-    assert u_shape_verdict([0.5, 0.3, 0.1, 0.2, 0.11], se, 10) == "inconclusive"  # end ≈ min
-    assert u_shape_verdict([0.5, 0.4, 0.3, 0.2, 0.1], [1.0] * 5, 10) == "inconclusive"
+    spread = [0.01] * 5
+    assert u_shape_verdict(_around([0.5, 0.3, 0.1, 0.2, 0.4], spread), 2) == "holds"
+    assert u_shape_verdict(_around([0.5, 0.4, 0.3, 0.2, 0.1], spread), 2) == "violated"
+    # the data's minimum at an end, but not monotone: no verdict either way
+    assert u_shape_verdict(_around([0.5, 0.3, 0.35, 0.2, 0.1], [0.3] * 5), 2) == \
+        "inconclusive"
+    with pytest.raises(ValueError, match="interior"):
+        u_shape_verdict(_around([0.5, 0.4, 0.3], [0.01] * 3), 0)
+
+
+def test_peak_and_monotone_rules():
+    window = [False, False, True, True, False]
+    peak = _around([0.20, 0.21, 0.26, 0.24, 0.2], [0.02] * 5)
+    assert peak_verdict(peak, window)[0] == "holds"
+    falling = _around([0.20, 0.18, 0.16, 0.15, 0.14], [0.02] * 5)
+    assert peak_verdict(falling, window)[0] == "violated"
+    assert monotone_verdict(falling) == "holds"
+    assert monotone_verdict(peak) == "violated"
 
 
 def test_fit_recovers_a_power_law():
@@ -86,11 +123,13 @@ def test_report_artefacts(tiny_report):
     out, _ = tiny_report
     rows = json.loads((out / "verdicts.json").read_text())
     assert rows and all(set(r) == KEYS for r in rows)
-    assert {r["verdict"] for r in rows} <= {"holds", "violated", "inconclusive"}
+    claims = [r for r in rows if r["kind"] != "check"]
+    assert {r["verdict"] for r in claims} <= set(WORDS)
+    assert {r["verdict"] for r in rows if r["kind"] == "check"} <= {"passed", "failed"}
     assert {r["claim"] for r in rows} == {"V3", "V4", "V5", "P2", "P3", "P4", "P5", "C1"}
     assert {(r["claim"], r["kind"]) for r in rows} >= {("V4", "bound"), ("P2", "shape"),
                                                        ("V5", "prediction"),
-                                                       ("C1", "consistency")}
+                                                       ("C1", "check")}
     for group in ("V3", "V4", "P2", "P4"):
         assert (out / f"fig_{group}.png").stat().st_size > 0
         assert (out / f"fig_{group}.pdf").read_bytes()[:4] == b"%PDF"

@@ -1,8 +1,12 @@
 """Fits that feed the symbolic layer: V3's δ(n) = C n^{-r} (+ C0) and R8's calibration.
 
-* :func:`fit_rate` fits round 0's TV error over a geometric grid of n by least squares on
-  log δ̄(n), with a floor C0 ≥ 0 kept only when its bootstrap 2.5 % quantile is > 0;
-  bootstrap over replicates (200 resamples) gives the CI and standard error of r̂.
+* :func:`fit_rate` fits round 0's TV error over a geometric grid of n by weighted least
+  squares on log δ̄(n) (weights 1/se², se of log δ̄ by the delta method), with a floor
+  C0 ≥ 0 kept only when a likelihood-ratio test selects it (LR = RSS(no floor) −
+  RSS(floor), p = ½ P(χ²₁ > LR) for the boundary C0 = 0, level 5 %; at least 4 sizes;
+  the bootstrap quantile rule it replaces kept a 1e-16 floor every time); bootstrap over
+  replicates (200 resamples) gives the CI and standard error of r̂ and the fit's draws,
+  from which fitted bounds get their own standard errors.
 * :func:`calibrate` is R8's calibration (docs/theory.md §8): a(n) = TV(p̄_1, p0), p̄_1 the mean
   density over replicates, and s(n) solving E|a + sZ| = mean e_1; each fitted as a power
   law in n.
@@ -15,12 +19,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from scipy.optimize import brentq, least_squares
+from scipy.stats import chi2
 
 from boundkit import folded_normal_mean
 from simulations.config import LoopConfig
 from simulations.grid import OnGrid
 
 BOOT = 200
+#: Level of the likelihood-ratio test that keeps a floor C0 > 0.
+FLOOR_ALPHA = 0.05
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,8 @@ class RateFit:
     rate_lo: float
     rate_hi: float
     rate_se: float
+    draws: tuple = ()  # bootstrap (C, r, C0) triples, for the uncertainty of fitted bounds
+    floor_p: float = 1.0  # the likelihood-ratio test's p-value for a floor C0 > 0
 
     @property
     def e1_rate(self) -> float:
@@ -43,32 +52,55 @@ class RateFit:
         return self.const * np.asarray(n, float) ** (-self.rate) + self.floor
 
 
-def _fit_once(sizes: np.ndarray, means: np.ndarray, with_floor: bool) -> tuple[float, ...]:
+def _fit_once(sizes: np.ndarray, means: np.ndarray, with_floor: bool,
+              weights: np.ndarray | None = None) -> tuple[float, ...]:
+    """(C, r, C0, weighted RSS) of log δ̄(n) ≈ log(C n^{-r} + C0)."""
     x, y = np.log(sizes), np.log(means)
-    slope, icpt = np.polyfit(x, y, 1)
+    w = np.ones_like(y) if weights is None else weights
+    slope, icpt = np.polyfit(x, y, 1, w=np.sqrt(w))
     if not with_floor:
-        return float(np.exp(icpt)), float(-slope), 0.0
+        rss = float(np.sum(w * (y - (icpt + slope * x)) ** 2))
+        return float(np.exp(icpt)), float(-slope), 0.0, rss
 
     def resid(p):
-        return np.log(np.exp(p[0]) * sizes ** (-p[1]) + p[2]) - y
+        return np.sqrt(w) * (np.log(np.exp(p[0]) * sizes ** (-p[1]) + p[2]) - y)
 
     start = [icpt, max(-slope, 0.05), 0.0]
     sol = least_squares(resid, start, bounds=([-50, 0.0, 0.0], [50, 3.0, float(means.min())]))
-    return float(np.exp(sol.x[0])), float(sol.x[1]), float(sol.x[2])
+    return float(np.exp(sol.x[0])), float(sol.x[1]), float(sol.x[2]), float(np.sum(sol.fun**2))
+
+
+def floor_test(sizes, values: list[np.ndarray]) -> float:
+    """p-value of the likelihood-ratio test of C0 = 0 against C0 > 0 (1 with < 4 sizes)."""
+    sizes = np.asarray(sizes, dtype=np.float64)
+    if sizes.size < 4:
+        return 1.0
+    means = np.array([v.mean() for v in values])
+    se_log = np.array([v.std(ddof=1) / np.sqrt(v.size) for v in values]) / means
+    w = 1.0 / np.maximum(se_log, 1e-12) ** 2
+    lr = max(_fit_once(sizes, means, False, w)[3] - _fit_once(sizes, means, True, w)[3], 0.0)
+    return float(0.5 * chi2.sf(lr, 1)) if lr > 0 else 1.0
 
 
 def fit_rate(sizes, values: list[np.ndarray], seed: int = 0) -> RateFit:
     """Fit δ(n) from per-size replicate values (one array per size)."""
     sizes = np.asarray(sizes, dtype=np.float64)
+    for v in values:
+        if not np.all(np.isfinite(v)) or np.any(np.asarray(v) <= 0):
+            raise ValueError("fit_rate needs finite, positive TV values at every size; a NaN "
+                             "or zero is refused.")
     rng = np.random.default_rng(seed)
     means = np.array([v.mean() for v in values])
+    se_log = np.array([v.std(ddof=1) / np.sqrt(v.size) for v in values]) / means
+    w = 1.0 / np.maximum(se_log, 1e-12) ** 2
+    floor_p = floor_test(sizes, values)
+    use_floor = floor_p <= FLOOR_ALPHA
+    c, r, c0, _ = _fit_once(sizes, means, use_floor, w)
     boot = [np.array([rng.choice(v, v.size).mean() for v in values]) for _ in range(BOOT)]
-    floors = np.array([_fit_once(sizes, b, True)[2] for b in boot[:50]])
-    use_floor = bool(np.quantile(floors, 0.025) > 0)
-    c, r, c0 = _fit_once(sizes, means, use_floor)
-    rates = np.array([_fit_once(sizes, b, use_floor)[1] for b in boot])
+    draws = tuple(_fit_once(sizes, b, use_floor, w)[:3] for b in boot)
+    rates = np.array([d[1] for d in draws])
     return RateFit(c, r, c0, float(np.quantile(rates, 0.025)), float(np.quantile(rates, 0.975)),
-                   float(rates.std(ddof=1)))
+                   float(rates.std(ddof=1)), draws, floor_p)
 
 
 @dataclass(frozen=True)

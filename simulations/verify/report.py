@@ -112,9 +112,10 @@ def _num(x) -> str:
 def _latex(study, verdicts: list[dict], out: Path) -> None:
     rows = [" & ".join([_tex(v["claim"]), _tex(v["kind"]), _tex(v["model"]), _tex(v["data"]),
                         _tex(v["verdict"]), _num(v["statistic"])]) + r" \\" for v in verdicts]
-    (out / "verdicts.tex").write_text(
-        "\\begin{tabular}{llllll}\n\\toprule\nclaim & kind & model & data & verdict & "
-        "statistic \\\\\n\\midrule\n" + "\n".join(rows) + "\n\\bottomrule\n\\end{tabular}\n")
+    head = ("claim & kind & model & data & verdict & statistic \\\\\n")
+    (out / "verdicts.tex").write_text(  # a longtable breaks across pages: every row shows
+        "\\begin{longtable}{llllll}\n\\toprule\n" + head + "\\midrule\n\\endhead\n"
+        "\\bottomrule\n\\endfoot\n" + "\n".join(rows) + "\n\\end{longtable}\n")
     fits = [" & ".join([_tex(m), _tex(d), _num(f.rate), f"[{_num(f.rate_lo)}, {_num(f.rate_hi)}]",
                         _num(f.const), _num(f.floor)]) + r" \\"
             for (m, d), f in study.fits.items()]
@@ -122,10 +123,11 @@ def _latex(study, verdicts: list[dict], out: Path) -> None:
         "\\begin{tabular}{llrlrr}\n\\toprule\nmodel & data & $\\hat r$ & 95\\% CI & $\\hat C$ & "
         "$\\hat C_0$ \\\\\n\\midrule\n" + "\n".join(fits) + "\n\\bottomrule\n\\end{tabular}\n")
     (out / "report.tex").write_text(
-        "\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage[margin=2cm]{geometry}\n"
-        "\\begin{document}\n\\section*{boundkit verify}\n\\subsection*{Verdicts}\n"
-        "{\\small\\input{verdicts.tex}}\n\\subsection*{V3 fits}\n\\input{fits.tex}\n"
-        "\\end{document}\n")
+        "\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage{longtable}\n"
+        "\\usepackage[margin=2cm]{geometry}\n\\begin{document}\n"
+        "\\section*{boundkit verify}\n\\subsection*{Verdicts}\n"
+        "{\\small\\setlength{\\LTleft}{0pt}\\input{verdicts.tex}}\n"
+        "\\subsection*{V3 fits}\n\\input{fits.tex}\n\\end{document}\n")
 
 
 def _markdown(study, verdicts, summary, figures, out, order, timings, wall) -> None:
@@ -138,13 +140,22 @@ def _markdown(study, verdicts, summary, figures, out, order, timings, wall) -> N
              "## Verdict rule", "", RULE_TEXT, "",
              "## Verdicts", "", "| claim | kind | model | data | verdict | statistic | detail |",
              "|---|---|---|---|---|---|---|"]
-    for v in verdicts:
+    claims = [v for v in verdicts if v["kind"] != "check"]
+    checks = [v for v in verdicts if v["kind"] == "check"]
+    for v in claims:
         lines.append(f"| {v['claim']} | {v['kind']} | {v['model']} | {v['data']} | "
                      f"**{v['verdict']}** | {_num(v['statistic'])} | "
                      f"{v['detail'].replace('|', '/')} |")
-    counts = pd.Series([v["verdict"] for v in verdicts]).value_counts().to_dict()
+    counts = pd.Series([v["verdict"] for v in claims], dtype=object).value_counts().to_dict()
     lines += ["", "Totals: " + ", ".join(f"{k} {n}" for k, n in sorted(counts.items())), "",
-              "## Claims", ""]
+              "## Metric checks (C1)", "",
+              "R1 with the measured δ and Pinsker's inequality on every replicate-round: a "
+              "margin certified below 0 is a bug in the metrics, not a finding about the "
+              "paper, so these rows are not counted among the verdicts.", "",
+              "| model | data | check | smallest margin | detail |", "|---|---|---|---|---|"]
+    lines += [f"| {v['model']} | {v['data']} | **{v['verdict']}** | {_num(v['statistic'])} | "
+              f"{v['detail'].replace('|', '/')} |" for v in checks]
+    lines += ["", "## Claims", ""]
     lines += [f"- **{k}**: {t}" for k, t in CLAIMS.items()]
     lines += ["", "## Figures", "",
               "Measured means with 95 % t intervals (bands), the bound (dashed) and R8's "
