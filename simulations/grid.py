@@ -26,12 +26,16 @@ import torch
 from boundkit._checks import check_int
 from boundkit.errors import InvalidArgument
 from simulations._device import DTYPE
-from simulations.quadrature import abs_integral, tv_bounds, uniform_rule
+from simulations.quadrature import _roundoff, abs_integral, tv_bounds, uniform_rule
 
 #: Default nodes per axis.
 POINTS = {1: 4097, 2: 513}
 #: Density floor before logs (a finite stand-in for zero: log 1e-300 = −690.8).
 TINY = 1e-300
+#: π-mass outside the box above which KL(π ‖ p) has no upper bound on the grid, and the
+#: log-ratio allowance per unit of smaller missed mass (|log 1e-300| + |log 1e-12|).
+MISSED_MASS = 1e-12
+KL_TAIL_LOG = 720.0
 #: ∫|φ''| for the standard normal density φ: 4 φ(1).
 NORMAL_CURVATURE_L1 = 4 * math.exp(-0.5) / math.sqrt(2 * math.pi)
 #: Kernel mass beyond ±8 h (left out when the kernel is truncated): 2 Φ(−8).
@@ -107,15 +111,32 @@ class Grid:
         return tv_bounds(0.5 * diff, err, self.integrate(a.values), self.integrate(b.values))
 
     def kl(self, pi: OnGrid, p: OnGrid):
-        """KL(π ‖ p) = ∫ π log(π/p) per replicate as (value, lo, hi) (quadrature error; the
-        interval is [0, float64 max] where either density is not resolved)."""
+        """KL(π ‖ p) = ∫ π log(π/p) per replicate as (value, lo, hi).
+
+        The interval adds the quadrature error and the mass outside the box: its part of
+        KL is at least m_π log(m_π/m_p) (log-sum inequality) and has no upper bound, so
+        ``hi`` is float64's largest number where π misses more than :data:`MISSED_MASS`
+        (or where either density is not resolved: then ``lo`` is 0 too)."""
         ratio = torch.log(pi.values.clamp_min(TINY)) - torch.log(p.values.clamp_min(TINY))
-        value, err = self.integrate(torch.where(pi.values > 0, pi.values * ratio, 0.0))
-        # a density the grid cannot resolve (infinite L1 error) leaves KL unknown: [0, max]
-        blind = ~torch.isfinite(pi.l1_error + p.l1_error)
-        big = torch.finfo(value.dtype).max
-        return (value, torch.where(blind, 0.0, value - err),
-                torch.where(blind, big, value + err))
+        integrand = torch.where(pi.values > 0, pi.values * ratio, 0.0)
+        inside, err = self.integrate(integrand)
+        err = err + _roundoff(integrand, self.volume)
+        # the mass outside the box: by the log-sum inequality its part of KL is at least
+        # m_π log(m_π / m_p); above, nothing bounds it (π may sit where p has no mass)
+        (mass_pi, err_pi), (mass_p, err_p) = self.integrate(pi.values), self.integrate(p.values)
+        out_pi = (1.0 - mass_pi).clamp_min(0.0)
+        out_p_hi = (1.0 - mass_p + err_p).clamp_min(TINY)
+        outside_lo = torch.where(out_pi > 0, out_pi * torch.log(out_pi.clamp_min(TINY) /
+                                                                 out_p_hi), 0.0)
+        big = torch.finfo(inside.dtype).max
+        lo = (inside - err + outside_lo).clamp_min(0.0)
+        missed = (1.0 - mass_pi + err_pi) > MISSED_MASS
+        # a density the grid cannot resolve (infinite L1 error) leaves KL unknown too
+        blind = missed | ~torch.isfinite(pi.l1_error + p.l1_error)
+        hi = torch.where(blind, big, inside + err + MISSED_MASS * KL_TAIL_LOG)
+        lo = torch.where(~torch.isfinite(pi.l1_error + p.l1_error), 0.0, torch.minimum(lo, hi))
+        value = torch.minimum(torch.maximum(inside, lo), hi)
+        return value, lo, hi
 
     def moments(self, f: OnGrid) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and variance per coordinate (R, d) of the densities on the grid."""

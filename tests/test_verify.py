@@ -170,3 +170,19 @@ def test_cli_refuses_before_work(args, word, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert word in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_rules_decide_on_replicates_without_spread():
+    """Every replicate equal (a TV of exactly 1 after collapse): a finite, clean verdict."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert bound_verdict(np.full((10, 1), 0.5), [1.0])[0] == "holds"
+        assert bound_verdict(np.full((10, 1), 1.0), [0.5])[0] == "violated"
+
+
+def test_the_cli_styles_every_verdict_word():
+    from simulations.verify.cli import STYLE
+
+    assert set(WORDS) | {"passed", "failed"} <= set(STYLE)

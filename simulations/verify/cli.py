@@ -20,7 +20,8 @@ from boundkit._parse import integer
 from boundkit._paths import check_output_dir
 from boundkit.errors import InvalidArgument
 
-STYLE = {"holds": "green", "violated": "red", "inconclusive": "yellow"}
+STYLE = {"holds": "green", "violated": "red", "inconclusive": "yellow",
+         "not applicable": "dim", "passed": "green", "failed": "bold red"}
 
 
 @click.command()

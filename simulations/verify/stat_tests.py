@@ -84,15 +84,15 @@ def p_below(values, threshold, threshold_se=0.0) -> np.ndarray:
         raise InvalidArgument("threshold must be finite (a bound of NaN or inf decides "
                               "nothing).", argument="threshold")
     mean, se = v.mean(0), _se(v, 0)
-    t_obs = (mean - b) / np.sqrt(se**2 + sb**2)
+    t_obs = (mean - b) / np.maximum(np.hypot(se, sb), 1e-300)
     w = _resample_counts(reps)
     c = v - mean  # centred: no cancellation in the second moment
     m_star = w @ c / reps
     var_star = np.maximum(w @ (c * c) / reps - m_star**2, 0.0) * reps / (reps - 1)
-    se_star = np.maximum(np.sqrt(var_star / reps), 1e-300)
+    se_star = np.sqrt(var_star / reps)
     m_star = m_star + mean
     noise = np.random.default_rng(SEED + 1).standard_normal(m_star.shape) * sb
-    t_star = (m_star - mean - noise) / np.sqrt(se_star**2 + sb**2)
+    t_star = (m_star - mean - noise) / np.maximum(np.hypot(se_star, sb), 1e-300)
     return (1 + (t_star <= t_obs).sum(0)) / (BOOT + 1)
 
 
