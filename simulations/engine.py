@@ -21,7 +21,6 @@ synchronisation per round moves the round's metrics to the CPU.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import numpy as np
@@ -33,22 +32,25 @@ from boundkit._checks import check_choice
 from boundkit.errors import InvalidArgument
 from simulations import gaussian_exact, gaussian_fast, measure, montecarlo
 from simulations._device import DTYPE, resolve_device
+from simulations.budget import (  # noqa: F401 (the budget's names stay importable here)
+    HOLDOUT,
+    MEMORY_GB,
+    check_memory,
+    estimate_bytes,
+)
 from simulations.config import LoopConfig
 from simulations.distributions import Distribution
-from simulations.grid import POINTS, Grid, OnGrid
+from simulations.grid import Grid, OnGrid
 from simulations.laws import BatchedMixture, union
 from simulations.models import MAX_ABS
 from simulations.registry import DATA_REGISTRY, build_model
 from simulations.streams import Streams
 
-HOLDOUT = 2000
 #: The frame's columns: ``n`` is the round's training-set size n_i (for fixed-ratio
 #: (1+λ)n, real and synthetic together) and ``real_share`` the schedule's real weight α_i,
 #: so the round trains on about α_i n_i real points.
 COLUMNS = ["replicate", "round", "generation", "n", "real_share", "metric", "value", "lo",
            "hi"]
-#: Default memory budget of one run (override with BOUNDKIT_MEMORY_GB).
-MEMORY_GB = 8.0
 
 
 class _Context:
@@ -84,41 +86,6 @@ class _Context:
 
     def p0_log_prob(self, x: torch.Tensor) -> torch.Tensor:
         return self.p0.log_prob(x.reshape(-1, self.dim)).reshape(x.shape[:2])
-
-
-def estimate_bytes(config: LoopConfig) -> int:
-    """Approximate peak memory of :func:`run` (bytes): data and stored models, cached grid
-    densities, FFT and mixture-density work space, Monte Carlo draws, the frame."""
-    reps, sizes = config.replicates, config.sizes
-    dim = DATA_REGISTRY.build(config.data, "data", **dict(config.data_params)).dim
-    n_max = max(sizes)
-    stored = sum(sizes) if config.schedule in ("balanced", "general") else n_max
-    data = 8 * reps * dim * (6 * n_max + (2 * stored if config.model == "kde" else 0))
-    nodes = (config.grid_points or POINTS.get(dim, 0)) ** dim if dim <= 2 else 0
-    kept = config.rounds if config.schedule == "general" else 2
-    grids = 8 * reps * nodes * (8 + kept) + 16 * min(reps, 8) * 4 * nodes
-    mc = 8 * reps * dim * 6 * config.mc_samples if dim > 2 else 0
-    params = dict(config.model_params)
-    width = int(params.get("width", 0)) if config.model == "diffusion-rf" else 0
-    if config.model == "diffusion-rf" and params.get("width_factor") is not None:
-        width = round(float(params["width_factor"]) * n_max)
-    rf = 8 * reps * 4 * width * width + (2**24 * 8 * 3 if width else 0)
-    block = 2**23 * 8 * 4
-    frame = 200 * 14 * config.rounds * reps
-    return int(data + grids + mc + rf + block + frame + 8 * reps * HOLDOUT * dim)
-
-
-def check_memory(config: LoopConfig) -> None:
-    """Refuse a run above the memory budget, before any work."""
-    budget = float(os.environ.get("BOUNDKIT_MEMORY_GB", MEMORY_GB)) * 2**30
-    need = estimate_bytes(config)
-    if need > budget:
-        raise InvalidArgument(
-            f"this run needs about {need / 2**30:,.1f} GiB (limit {budget / 2**30:g} GiB; "
-            f"largest round {max(config.sizes):,} points, {config.replicates} replicate(s), "
-            f"{config.rounds} rounds). Pass a smaller n, growth, dimension, rounds or "
-            f"replicates (or split the replicates with first_replicate), or raise "
-            f"BOUNDKIT_MEMORY_GB.", argument="n")
 
 
 def _structure(schedule) -> str:
@@ -384,8 +351,6 @@ def _measure(ctx: _Context, mix: _Mix, law, i: int, alpha: float, beta: list[flo
         if measure.needs_pi(ctx):
             pi = ctx.p0_grid if i == 0 else mix.pi_grid(alpha, beta, ctx.p0_grid)
         out = measure.on_grid(ctx, law, f, pi, i == 0, carried)
-        gaussian_exact.exact_gaussian(ctx, law, _single_law(ctx, mix, i, alpha, beta), out,
-                                      carried)
     elif not ctx.metrics & {"e", "delta", "tv_pi", "kl", "kl_p0", "mean", "var", "nll"}:
         out = {}  # only the fit's own summaries (or opt-ins) asked: no Monte Carlo
     else:
@@ -395,6 +360,7 @@ def _measure(ctx: _Context, mix: _Mix, law, i: int, alpha: float, beta: list[flo
             return _draw_mixture(ctx, mix, alpha, beta, m)
 
         out = measure.by_monte_carlo(ctx, law, pi_log, pi_draws, i == 0, carried)
+    if ctx.density and not ctx.closed:  # closed forms replace grid or Monte Carlo values
         gaussian_exact.exact_gaussian(ctx, law, _single_law(ctx, mix, i, alpha, beta), out,
                                       carried)
     measure.expensive(ctx, law, out)

@@ -32,7 +32,8 @@ EXACT_TOL = 1e-12
 KL_MAX = torch.finfo(torch.float64).max
 
 
-def _triple(value, lo=None, hi=None):
+def triple(value, lo=None, hi=None):
+    """(value, lo, hi) of a metric: an exact value is its own interval."""
     return (value, value if lo is None else lo, value if hi is None else hi)
 
 
@@ -89,11 +90,32 @@ def gaussian_kl(a, b):
     return kl, (kl - tol).clamp_min(0.0), (kl + tol).clamp_max(KL_MAX)
 
 
-def _tv_triple(m, v, m2, v2):
+def tv_triple(m, v, m2, v2):
+    """TV(N(m, v), N(m2, v2)) as (value, lo, hi): the closed form ± :data:`EXACT_TOL`."""
     from simulations.metrics import gaussian_tv_unchecked
 
     value = gaussian_tv_unchecked(m, v, m2, v2).clamp(0.0, 1.0)
     return value, (value - EXACT_TOL).clamp_min(0.0), (value + EXACT_TOL).clamp_max(1.0)
+
+
+def round_components(config, structure: str) -> list[tuple[list[int], list[float]]]:
+    """Per round of ``config``: the laws π_i mixes (0 = p0, k + 1 = generation k's law)
+    and their positive weights. ``structure`` is the engine's: ``latest`` schedules keep
+    only the last fit."""
+    schedule, out = config.schedule_obj, []
+    for i in range(config.rounds):
+        if i == 0:
+            out.append(([0], [1.0]))
+            continue
+        alpha, beta = schedule.weights(i)
+        pairs = [(0, float(alpha))]
+        if structure == "latest":
+            pairs.append((i, float(beta[-1])))
+        else:
+            pairs += [(k + 1, float(b)) for k, b in enumerate(beta)]
+        pairs = [(k, w) for k, w in pairs if w > 0]
+        out.append(([k for k, _ in pairs], [w for _, w in pairs]))
+    return out
 
 
 def closed_form_run(config, p0, structure: str) -> bool:
@@ -104,13 +126,7 @@ def closed_form_run(config, p0, structure: str) -> bool:
         return False
     if not set(config.metrics) & {"delta", "tv_pi", "kl"}:
         return True
-    schedule = config.schedule_obj
-    for i in range(1, config.rounds):
-        alpha, beta = schedule.weights(i)
-        active = [b for b in (beta[-1:] if structure == "latest" else beta) if b > 0]
-        if not (alpha == 1 or (alpha == 0 and len(active) == 1)):
-            return False
-    return True
+    return all(len(k) == 1 for k, _ in round_components(config, structure))
 
 
 def closed_form(ctx, law, pi_law, first: bool, carried_hi) -> dict:
@@ -119,33 +135,33 @@ def closed_form(ctx, law, pi_law, first: bool, carried_hi) -> dict:
     m, v = one_gaussian(law)
     m0, v0 = one_gaussian(ctx.p0)
     if "e" in asked:
-        out["e"] = _tv_triple(m, v, m0, v0)
+        out["e"] = tv_triple(m, v, m0, v0)
     if pi_law is not None:
         pm, pv = one_gaussian(pi_law)
         if "delta" in asked:
-            out["delta"] = _tv_triple(m, v, pm, pv)
+            out["delta"] = tv_triple(m, v, pm, pv)
         if "tv_pi" in asked:
             zero = torch.zeros_like(m)
-            out["tv_pi"] = _triple(zero) if first else _tv_triple(pm, pv, m0, v0)
+            out["tv_pi"] = triple(zero) if first else tv_triple(pm, pv, m0, v0)
         if "kl" in asked:
-            out["kl"] = _kl_1d(pm, pv, m, v)
+            out["kl"] = kl_1d(pm, pv, m, v)
     if "kl_p0" in asked:
-        out["kl_p0"] = _kl_1d(m0, v0, m, v)
+        out["kl_p0"] = kl_1d(m0, v0, m, v)
     if {"e", "delta", "kl"} <= asked:
-        out["v1_margin"] = _triple(out["delta"][2] + carried_hi - out["e"][1])
-        out["v2_margin"] = _triple((out["kl"][2] / 2).sqrt() - out["delta"][1])
+        out["v1_margin"] = triple(out["delta"][2] + carried_hi - out["e"][1])
+        out["v2_margin"] = triple((out["kl"][2] / 2).sqrt() - out["delta"][1])
     if "mean" in asked:
-        out["mean"] = _triple(m)
+        out["mean"] = triple(m)
     if "var" in asked:
-        out["var"] = _triple(v)
+        out["var"] = triple(v)
     if "nll" in asked:
-        out["nll"] = _triple(_nll_1d(m, v, ctx.holdout[..., 0]))
+        out["nll"] = triple(nll_1d(m, v, ctx.holdout[..., 0]))
     if "w2" in asked:
-        out["w2"] = _triple(((m - m0) ** 2 + (v.sqrt() - math.sqrt(float(v0))) ** 2).sqrt())
+        out["w2"] = triple(((m - m0) ** 2 + (v.sqrt() - math.sqrt(float(v0))) ** 2).sqrt())
     return out
 
 
-def _kl_1d(ma, va, mb, vb):
+def kl_1d(ma, va, mb, vb):
     """KL(N(ma, va) ‖ N(mb, vb)) elementwise with the scales' ratio in log space."""
     log_ratio = torch.log(va) - torch.log(vb)
     ratio = torch.exp(log_ratio.clamp_max(700.0))
@@ -159,7 +175,7 @@ def _kl_1d(ma, va, mb, vb):
     return kl, (kl - tol).clamp_min(0.0), (kl + tol).clamp_max(KL_MAX)
 
 
-def _nll_1d(m, v, x):
+def nll_1d(m, v, x):
     """−mean log N(x; m, v) over held-out points x (R, N), from the parameters."""
     return (0.5 * math.log(2 * math.pi) + 0.5 * torch.log(v)
             + ((x - m[:, None]) ** 2).mean(1) / (2 * v))
@@ -168,7 +184,7 @@ def _nll_1d(m, v, x):
 def e_hi(ctx, law) -> torch.Tensor:
     """TV(law, p0)_hi in closed form (the carried term of R1 for the next rounds)."""
     m, v = one_gaussian(law)
-    return _tv_triple(m, v, *one_gaussian(ctx.p0))[2]
+    return tv_triple(m, v, *one_gaussian(ctx.p0))[2]
 
 
 def exact_gaussian(ctx, law, pi_law, out: dict, carried_hi) -> None:
@@ -187,11 +203,11 @@ def exact_gaussian(ctx, law, pi_law, out: dict, carried_hi) -> None:
     fit1, p01 = one_gaussian(law), one_gaussian(ctx.p0)
     pi1 = one_gaussian(pi_law) if pi_law is not None else None
     if fit1 is not None and p01 is not None and "e" in out:
-        out["e"] = _tv_triple(*fit1, *p01)
+        out["e"] = tv_triple(*fit1, *p01)
     if fit1 is not None and pi1 is not None and "delta" in out:
-        out["delta"] = _tv_triple(*fit1, *pi1)
+        out["delta"] = tv_triple(*fit1, *pi1)
     if pi1 is not None and p01 is not None and "tv_pi" in out:
-        out["tv_pi"] = _tv_triple(*pi1, *p01)
+        out["tv_pi"] = tv_triple(*pi1, *p01)
     if "v1_margin" in out:
-        out["v1_margin"] = _triple(out["delta"][2] + carried_hi - out["e"][1])
-        out["v2_margin"] = _triple((out["kl"][2].clamp_min(0) / 2).sqrt() - out["delta"][1])
+        out["v1_margin"] = triple(out["delta"][2] + carried_hi - out["e"][1])
+        out["v2_margin"] = triple((out["kl"][2].clamp_min(0) / 2).sqrt() - out["delta"][1])

@@ -33,6 +33,8 @@ import torch
 
 from boundkit.errors import InvalidArgument
 from simulations import gaussian_exact as gx
+from simulations.budget import HOLDOUT
+from simulations.models import MAX_ABS
 
 #: Metrics with a closed form between diagonal Gaussians, in 1-D and beyond.
 CLOSED_1D = frozenset({"e", "delta", "tv_pi", "kl", "kl_p0", "mean", "var", "nll", "w2",
@@ -40,8 +42,6 @@ CLOSED_1D = frozenset({"e", "delta", "tv_pi", "kl", "kl_p0", "mean", "var", "nll
 CLOSED_DD = frozenset({"kl", "kl_p0", "mean", "var", "nll", "logdet", "trace", "mean_sq"})
 #: Most (replicate, round, component, coordinate) cells drawn up front.
 MAX_CELLS = 10**7
-HOLDOUT = 2000
-MAX_ABS = 1e100
 
 
 def _p0_params(p0):
@@ -52,24 +52,6 @@ def _p0_params(p0):
         return (p0.means[0].cpu().numpy().astype(np.float64),
                 (p0.scales[0] ** 2).cpu().numpy().astype(np.float64))
     return None
-
-
-def _components(config, structure: str) -> list[tuple[list[int], list[float]]]:
-    """Per round: the active components (0 = p0, k + 1 = generation k's law) and weights."""
-    schedule, out = config.schedule_obj, []
-    for i in range(config.rounds):
-        if i == 0:
-            out.append(([0], [1.0]))
-            continue
-        alpha, beta = schedule.weights(i)
-        pairs = [(0, float(alpha))]
-        if structure == "latest":
-            pairs.append((i, float(beta[-1])))
-        else:
-            pairs += [(k + 1, float(b)) for k, b in enumerate(beta)]
-        pairs = [(k, w) for k, w in pairs if w > 0]
-        out.append(([k for k, _ in pairs], [w for _, w in pairs]))
-    return out
 
 
 def plan(config, p0, structure: str):
@@ -89,7 +71,7 @@ def plan(config, p0, structure: str):
     dim = p[0].size
     if not set(config.metrics) <= (CLOSED_1D if dim == 1 else CLOSED_DD):
         return None
-    comps = _components(config, structure)
+    comps = gx.round_components(config, structure)
     if set(config.metrics) & {"delta", "tv_pi", "kl"} and any(len(k) > 1 for k, _ in comps):
         return None
     width = max(len(k) for k, _ in comps)
@@ -191,7 +173,7 @@ def _records(config, sizes, comps, fit_m, fit_v, law_m, law_v, holdout):
     out: dict[str, tuple] = {}
 
     def kl_sum(ma, va, mb, vb):
-        kl = gx._kl_1d(ma, va, mb, vb)[0].sum(-1).clamp_max(gx.KL_MAX)
+        kl = gx.kl_1d(ma, va, mb, vb)[0].sum(-1).clamp_max(gx.KL_MAX)
         tol = gx.EXACT_TOL * (1.0 + kl)
         return kl, (kl - tol).clamp_min(0.0), (kl + tol).clamp_max(gx.KL_MAX)
 
@@ -200,42 +182,42 @@ def _records(config, sizes, comps, fit_m, fit_v, law_m, law_v, holdout):
         pm = t(np.stack([law_m[k[0]] for k in single]))
         pv = t(np.stack([law_v[k[0]] for k in single]))
     if "e" in asked:
-        out["e"] = gx._tv_triple(m[..., 0], v[..., 0], m0[0], v0[0])
+        out["e"] = gx.tv_triple(m[..., 0], v[..., 0], m0[0], v0[0])
     if "delta" in asked:
-        out["delta"] = gx._tv_triple(m[..., 0], v[..., 0], pm[..., 0], pv[..., 0])
+        out["delta"] = gx.tv_triple(m[..., 0], v[..., 0], pm[..., 0], pv[..., 0])
     if "tv_pi" in asked:
-        out["tv_pi"] = gx._tv_triple(pm[..., 0], pv[..., 0], m0[0], v0[0])
+        out["tv_pi"] = gx.tv_triple(pm[..., 0], pv[..., 0], m0[0], v0[0])
     if "kl" in asked:
         out["kl"] = kl_sum(pm, pv, m, v)
     if {"e", "delta", "kl"} <= asked:
         # carried term Σ_k β_k TV(q_k, p0)_hi, with q_k the law the data came from
-        e_law = gx._tv_triple(t(law_m[1:, :, 0]), t(law_v[1:, :, 0]), m0[0], v0[0])[2]
+        e_law = gx.tv_triple(t(law_m[1:, :, 0]), t(law_v[1:, :, 0]), m0[0], v0[0])[2]
         carried = torch.zeros((rounds, reps), dtype=torch.float64)
         for i, (idx, w) in enumerate(comps):
             for k, wk in zip(idx, w, strict=True):
                 if k > 0:
                     carried[i] += wk * e_law[k - 1]
-        out["v1_margin"] = gx._triple(out["delta"][2] + carried - out["e"][1])
-        out["v2_margin"] = gx._triple((out["kl"][2] / 2).sqrt() - out["delta"][1])
+        out["v1_margin"] = gx.triple(out["delta"][2] + carried - out["e"][1])
+        out["v2_margin"] = gx.triple((out["kl"][2] / 2).sqrt() - out["delta"][1])
     if "mean" in asked:
-        out["mean"] = gx._triple(m[..., 0])
+        out["mean"] = gx.triple(m[..., 0])
     if "var" in asked:
-        out["var"] = gx._triple(v[..., 0])
+        out["var"] = gx.triple(v[..., 0])
     if "nll" in asked:
         h = t(holdout)  # (R, H, d): −mean log N(x; μ̂, σ̂²) from the holdout's moments
         hm, hv = h.mean(1), h.var(1, correction=0)
         sq = hv + (hm - m) ** 2
-        out["nll"] = gx._triple((0.5 * math.log(2 * math.pi) + 0.5 * torch.log(v)
+        out["nll"] = gx.triple((0.5 * math.log(2 * math.pi) + 0.5 * torch.log(v)
                                  + sq / (2 * v)).sum(-1))
     if "w2" in asked:
-        out["w2"] = gx._triple(((m[..., 0] - m0[0]) ** 2
+        out["w2"] = gx.triple(((m[..., 0] - m0[0]) ** 2
                                 + (v[..., 0].sqrt() - v0[0].sqrt()) ** 2).sqrt())
     if "logdet" in asked:
-        out["logdet"] = gx._triple(torch.log(v).sum(-1))
+        out["logdet"] = gx.triple(torch.log(v).sum(-1))
     if "trace" in asked:
-        out["trace"] = gx._triple(v.sum(-1))
+        out["trace"] = gx.triple(v.sum(-1))
     if "mean_sq" in asked:
-        out["mean_sq"] = gx._triple(((m - m0) ** 2).sum(-1))
+        out["mean_sq"] = gx.triple(((m - m0) ** 2).sum(-1))
     if "kl_p0" in asked:
         out["kl_p0"] = kl_sum(m0, v0, m, v)
     blocks = {name: torch.stack([x.expand(rounds, reps) for x in triple]).numpy()

@@ -131,10 +131,10 @@ class Grid:
         big = torch.finfo(inside.dtype).max
         lo = (inside - err + outside_lo).clamp_min(0.0)
         missed = (1.0 - mass_pi + err_pi) > MISSED_MASS
-        # a density the grid cannot resolve (infinite L1 error) leaves KL unknown too
-        blind = missed | ~torch.isfinite(pi.l1_error + p.l1_error)
-        hi = torch.where(blind, big, inside + err + MISSED_MASS * KL_TAIL_LOG)
-        lo = torch.where(~torch.isfinite(pi.l1_error + p.l1_error), 0.0, torch.minimum(lo, hi))
+        # a density the grid cannot resolve (infinite L1 error) leaves KL unknown: [0, max]
+        unresolved = ~torch.isfinite(pi.l1_error + p.l1_error)
+        hi = torch.where(missed | unresolved, big, inside + err + MISSED_MASS * KL_TAIL_LOG)
+        lo = torch.where(unresolved, 0.0, torch.minimum(lo, hi))
         value = torch.minimum(torch.maximum(inside, lo), hi)
         return value, lo, hi
 

@@ -23,16 +23,13 @@ import math
 import torch
 
 from simulations import montecarlo
+from simulations.gaussian_exact import triple as _triple
 from simulations.grid import TINY, OnGrid
 from simulations.laws import FFT_COMPONENTS, BatchedMixture
 from simulations.metrics import knn_precision_recall
 
 W2_DRAWS = 500
 KNN_DRAWS = 1000
-
-
-def _triple(value, lo=None, hi=None):
-    return (value, value if lo is None else lo, value if hi is None else hi)
 
 
 def moments(law, grid, f: OnGrid | None, draws: torch.Tensor | None):

@@ -59,6 +59,8 @@ def test_rules_refuse_nan():
         bound_verdict(values, [1.0, 1.0])
     with pytest.raises(InvalidArgument, match="NaN"):
         holm_rejects([0.01, np.nan])
+    with pytest.raises(InvalidArgument, match="estimates"):
+        equivalence_verdict(np.nan, 0.01, 0.4, 0.05)
 
 
 def test_equivalence_rule_three_ways():

@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
+from boundkit.errors import InvalidArgument
 from simulations.verify.stat_tests import check_values, holm, p_above, p_below
 
 ALPHA = 0.05
@@ -93,7 +94,9 @@ def equivalence_verdict(estimates, ses, target, tol, df=None) -> str:
     normal (or Student-t with ``df``) standard errors."""
     th, se = np.atleast_1d(np.asarray(estimates, float)), np.atleast_1d(np.asarray(ses, float))
     if not (np.all(np.isfinite(th)) and np.all(np.isfinite(se))):
-        raise ValueError("an estimate or standard error is NaN: refused.")
+        raise InvalidArgument(f"estimates and ses must be finite; got {th.tolist()} and "
+                              f"{se.tolist()}. A NaN fit decides nothing: rerun the failed "
+                              f"loops.", argument="estimates")
     v = np.broadcast_to(np.asarray(target, float), th.shape)
     tol = np.broadcast_to(np.asarray(tol, float), th.shape)
     se = np.maximum(se, 1e-300)
