@@ -79,6 +79,7 @@ class _Context:
         self.holdout = self.streams.sample(self.p0, HOLDOUT)
         self.mu0 = self.p0.mean().reshape(1, 1, -1)
         self.sd0 = self.p0.variance().sqrt().reshape(1, 1, -1)
+        self.knn_real_radii = None  # k-NN radii of the held-out data (measure.expensive)
         self.kept = None  # the kept points (data_policy kept, kept-subsample)
         pooled = config.real_data == "pool" or config.convention == "fixed-real"
         self.pool = self.streams.sample(self.p0, config.sizes[0] if config.convention ==

@@ -26,7 +26,7 @@ from simulations import montecarlo
 from simulations.gaussian_exact import triple as _triple
 from simulations.grid import TINY, OnGrid
 from simulations.laws import FFT_COMPONENTS, BatchedMixture
-from simulations.metrics import knn_precision_recall
+from simulations.metrics import knn_precision_recall, knn_radii
 
 W2_DRAWS = 500
 KNN_DRAWS = 1000
@@ -141,8 +141,11 @@ def expensive(ctx, law, out: dict) -> None:
         out["w2"] = _triple(torch.tensor(values, dtype=x_fit.dtype, device=x_fit.device))
     if "precision_recall" in ctx.metrics:
         x_fit = law.sample(ctx.streams, KNN_DRAWS)
-        pr = [knn_precision_recall(h[:KNN_DRAWS], x) for h, x in zip(ctx.holdout, x_fit,
-                                                                    strict=True)]
+        real = ctx.holdout[:, :KNN_DRAWS]
+        if ctx.knn_real_radii is None:  # held-out data: same every round
+            ctx.knn_real_radii = [knn_radii(h) for h in real]
+        pr = [knn_precision_recall(h, x, real_radii=r)
+              for h, x, r in zip(real, x_fit, ctx.knn_real_radii, strict=True)]
         t = torch.tensor(pr, dtype=x_fit.dtype, device=x_fit.device)
         out["precision"], out["recall"] = _triple(t[:, 0]), _triple(t[:, 1])
 

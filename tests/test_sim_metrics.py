@@ -175,6 +175,34 @@ def test_w2_quantiles_agree_with_closed_form():
         assert got == pytest.approx(w2_gaussian(0, 1, m, s * s), abs=2e-4)
 
 
+def _brute_pr(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[float, float]:
+    """k-NN precision/recall from all pairwise |x - y| (exact in float64 for 1-D)."""
+    def radii(x):
+        return np.sort(np.abs(x[:, None] - x[None]), 1)[:, k]
+
+    def cover(points, centres, r):
+        return float(np.mean((np.abs(points[:, None] - centres[None]) <= r[None]).any(1)))
+
+    return cover(fake, real, radii(real)), cover(real, fake, radii(fake))
+
+
+@pytest.mark.parametrize("decimals", [None, 1])  # rounding to 0.1 makes many ties
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_knn_precision_recall_1d_sorted_equals_brute_force(seed, decimals):
+    from simulations.metrics import knn_precision_recall, knn_radii
+
+    rng = np.random.default_rng(seed)
+    real, fake = rng.normal(0, 1, 700), rng.standard_t(2, 500) * 0.7 + 0.3
+    if decimals is not None:
+        real, fake = np.round(real, decimals), np.round(fake, decimals)
+    rt, ft = torch.tensor(real[:, None]), torch.tensor(fake[:, None])
+    want = _brute_pr(real, fake)
+    assert knn_precision_recall(rt, ft) == want
+    assert knn_precision_recall(rt, ft, real_radii=knn_radii(rt)) == want
+    np.testing.assert_array_equal(knn_radii(rt).numpy(),
+                                  np.sort(np.abs(real[:, None] - real[None]), 1)[:, 3])
+
+
 def test_knn_precision_recall_detects_mode_collapse():
     from simulations.metrics import knn_precision_recall
 
