@@ -37,6 +37,7 @@ from simulations.budget import (  # noqa: F401 (the budget's names stay importab
     MEMORY_GB,
     check_memory,
     estimate_bytes,
+    replicate_chunk,
 )
 from simulations.config import LoopConfig
 from simulations.distributions import Distribution
@@ -258,7 +259,8 @@ def run(config: LoopConfig, progress: Callable[[int, int], None] | None = None, 
     Raises
     ------
     InvalidArgument
-        A config that would exceed the memory budget (checked before any work).
+        A config of which not even one replicate fits the memory budget (checked before
+        any work); larger runs go in chunks of replicates that fit, with the same numbers.
 
     Notes
     -----
@@ -296,6 +298,9 @@ def run(config: LoopConfig, progress: Callable[[int, int], None] | None = None, 
                 "(TV only in 1-D; delta, tv_pi, kl only when pi_i is one law). Pass "
                 "sampler='auto' or 'points'.", argument="sampler")
     check_memory(config)
+    chunk = replicate_chunk(config)
+    if chunk < config.replicates:
+        return _in_chunks(config, chunk, progress)
     ctx = _Context(config)
     mix = _Mix(structure)
     records: list[tuple[int, int, str, np.ndarray]] = []
@@ -425,6 +430,23 @@ def _extra(law) -> dict:
     if hasattr(law, "width") and getattr(law, "width", 0):
         return {"width": float(law.width), "tau": float(law.tau)}
     return {}
+
+
+def _in_chunks(config: LoopConfig, chunk: int, progress) -> pd.DataFrame:
+    """Run the replicates in chunks that fit the memory budget; the same numbers as one
+    pass (each replicate's streams depend on its index only), the same frame."""
+    starts = range(config.first_replicate, config.first_replicate + config.replicates, chunk)
+    frames = []
+    for k, first in enumerate(starts):
+        size = min(chunk, config.first_replicate + config.replicates - first)
+        step = None if progress is None else (
+            lambda done, total, _k=k: progress(_k * total + done, total * len(starts)))
+        frames.append(run(config.replace(replicates=size, first_replicate=first), step,
+                          sampler="points"))
+    frame = pd.concat(frames, ignore_index=True)
+    frame.attrs["config"] = config.to_dict()
+    frame.attrs["config_hash"] = config.config_hash
+    return frame
 
 
 def _frame(config: LoopConfig, records, shares: list[float]) -> pd.DataFrame:

@@ -44,14 +44,44 @@ KERNEL_TAIL = 1.3e-15
 
 @dataclass(frozen=True)
 class OnGrid:
-    """Densities of R models at the grid's nodes (R, G), with an L1 error estimate (R,)."""
+    """Densities of R models at the grid's nodes (R, G), with an L1 error estimate (R,).
+
+    Binned densities (KDEs) also carry ``abs_error`` (R, G), a bound on |value − density|
+    at every node, and ``log_lo``, ``log_hi`` (R, G), bounds on the log-density where the
+    value minus that bound is not positive (±inf where none is known): KL's interval uses
+    them.
+    """
 
     values: torch.Tensor
     l1_error: torch.Tensor
+    abs_error: torch.Tensor | None = None
+    log_lo: torch.Tensor | None = None
+    log_hi: torch.Tensor | None = None
 
     def mix(self, weight: float, other: OnGrid) -> OnGrid:
         """self + weight · other (for π_i = α p0 + Σ_k β_k q_k)."""
-        return OnGrid(self.values + weight * other.values, self.l1_error + weight * other.l1_error)
+        err = None
+        if self.abs_error is not None or other.abs_error is not None:
+            err = ((0.0 if self.abs_error is None else self.abs_error)
+                   + weight * (0.0 if other.abs_error is None else other.abs_error))
+        return OnGrid(self.values + weight * other.values,
+                      self.l1_error + weight * other.l1_error, err)
+
+    def log_bounds(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(lower, upper) bounds on the log-density at every node (the upper floored at
+        log TINY; the lower −inf where nothing bounds the density away from 0)."""
+        floor = math.log(TINY)
+        if self.abs_error is None:
+            log_v = torch.log(self.values.clamp_min(TINY))
+            return log_v, log_v
+        err = self.abs_error
+        upper = torch.log((self.values + err).clamp_min(TINY))
+        lower = torch.log((self.values - err).clamp_min(0.0))  # −inf where not positive
+        if self.log_lo is not None:
+            lower = torch.maximum(lower, self.log_lo)
+            upper = torch.minimum(upper, self.log_hi)
+        # no floor below: a lower bound raised to log TINY would cut KL's upper bound
+        return lower, upper.clamp_min(floor)
 
 
 class Grid:
@@ -121,6 +151,22 @@ class Grid:
         integrand = torch.where(pi.values > 0, pi.values * ratio, 0.0)
         inside, err = self.integrate(integrand)
         err = err + _roundoff(integrand, self.volume)
+        # binned densities: π and log p are known within pointwise bounds; the integrand
+        # π (log π − log p) is bounded below at log p's upper bound (its minimum over π in
+        # [a, b] is at π = e^(U − 1) clamped) and above at log p's lower bound (convex in
+        # π: an end point)
+        lo_part, hi_part = inside - err, inside + err
+        if pi.abs_error is not None or p.abs_error is not None:
+            lower, upper = p.log_bounds()
+            e_pi = 0.0 if pi.abs_error is None else pi.abs_error
+            a = (pi.values - e_pi).clamp_min(0.0)
+            b = pi.values + e_pi
+            low = _entropy_term(torch.minimum(torch.maximum(torch.exp(upper - 1), a), b), upper)
+            high = torch.maximum(_entropy_term(a, lower), _entropy_term(b, lower))
+            (v_lo, e_lo), (v_hi, e_hi) = self.integrate(low), self.integrate(high)
+            lo_part = v_lo - e_lo - _roundoff(low, self.volume)
+            hi_part = v_hi + e_hi + _roundoff(high, self.volume)
+            hi_part = torch.where(torch.isfinite(hi_part), hi_part, torch.inf)
         # the mass outside the box: by the log-sum inequality its part of KL is at least
         # m_π log(m_π / m_p); above, nothing bounds it (π may sit where p has no mass)
         (mass_pi, err_pi), (mass_p, err_p) = self.integrate(pi.values), self.integrate(p.values)
@@ -129,11 +175,12 @@ class Grid:
         outside_lo = torch.where(out_pi > 0, out_pi * torch.log(out_pi.clamp_min(TINY) /
                                                                  out_p_hi), 0.0)
         big = torch.finfo(inside.dtype).max
-        lo = (inside - err + outside_lo).clamp_min(0.0)
+        lo = (lo_part + outside_lo).clamp_min(0.0)
         missed = (1.0 - mass_pi + err_pi) > MISSED_MASS
         # a density the grid cannot resolve (infinite L1 error) leaves KL unknown: [0, max]
         unresolved = ~torch.isfinite(pi.l1_error + p.l1_error)
-        hi = torch.where(missed | unresolved, big, inside + err + MISSED_MASS * KL_TAIL_LOG)
+        hi = torch.where(missed | unresolved, big,
+                         (hi_part + MISSED_MASS * KL_TAIL_LOG).clamp_max(big))
         lo = torch.where(unresolved, 0.0, torch.minimum(lo, hi))
         value = torch.minimum(torch.maximum(inside, lo), hi)
         return value, lo, hi
@@ -219,14 +266,68 @@ class Grid:
                 keep = ok if keep is None else keep & ok
                 flat = flat * self.shape[c] + k
             counts.view(-1).index_add_(0, (flat.long() + rows)[keep], w[keep])
-        dens = counts.reshape(reps, *self.shape)
+        binned = counts.reshape(reps, *self.shape)
+        dens, curv = binned, [binned] * self.dim
         for c in range(self.dim):
-            dens = _convolve_axis(dens, h[:, c], self.steps[c], axis=c + 1,
-                                  reach=_reach(h[:, c], self.steps[c], self.shape[c]))
+            reach = _reach(h[:, c], self.steps[c], self.shape[c])
+            dens = _convolve_axis(dens, _gauss(h[:, c]), self.steps[c], c + 1, reach)
+            # pointwise binning error (bilinear interpolation of each kernel term in its
+            # point's position): <= Σ_c Δ_c²/8 · sup over the cell of |∂²_c K|, the sup of
+            # a product bounded by the product of per-axis sups (_curvature_sup, _gauss_sup)
+            for a in range(self.dim):
+                kern = (_curvature_sup(h[:, c], self.steps[c]) if a == c
+                        else _gauss_sup(h[:, c], self.steps[c]))
+                curv[a] = _convolve_axis(curv[a], kern, self.steps[c], c + 1, reach)
         dens = dens.reshape(reps, -1).clamp_min(0.0)
         ratio = torch.stack([self.steps[c] / h[:, c] for c in range(self.dim)], 1)
         bound = (NORMAL_CURVATURE_L1 / 8 * ratio**2 * (1 + ratio) + KERNEL_TAIL).sum(1)
-        return OnGrid(dens, bound)
+        binning = sum(self.steps[a] ** 2 / 8 * curv[a].reshape(reps, -1).clamp_min(0.0)
+                      for a in range(self.dim))
+        # plus the truncated kernel's tail and the FFTs' round-off (1e-13 of the largest)
+        peak = 1.0 / torch.prod(math.sqrt(2 * math.pi) * h, 1)
+        noise = (peak * KERNEL_TAIL + 1e-13 * (dens.max(1).values + binning.max(1).values))
+        pointwise = binning + noise[:, None]
+        need = dens <= 2 * pointwise
+        log_lo, log_hi = _log_density_bounds(points, h, weights, self.nodes, need)
+        return OnGrid(dens, bound, pointwise, log_lo, log_hi)
+
+
+def _entropy_term(pi: torch.Tensor, log_p: torch.Tensor) -> torch.Tensor:
+    """π (log π − log p), 0 where π = 0."""
+    return torch.where(pi > 0, pi * (torch.log(pi.clamp_min(TINY)) - log_p), 0.0)
+
+
+def _log_density_bounds(points: torch.Tensor, h: torch.Tensor, weights: torch.Tensor,
+                        nodes: torch.Tensor, need: torch.Tensor, k: int = 16):
+    """Bounds on log p(x), p = Σ_j w_j N(x; x_j, diag h²), at the nodes where ``need`` is set
+    ((R, G) each; −inf and +inf elsewhere), from the k nearest points in the metric scaled
+    by h (a k-d tree per replicate, O((n + G) log n)): p is at least their terms' sum and
+    at most that sum plus the other points' weight times the kernel at the k-th distance."""
+    from scipy.spatial import cKDTree
+    from scipy.special import logsumexp
+
+    lower = torch.full(need.shape, -math.inf, dtype=DTYPE)
+    upper = torch.full(need.shape, math.inf, dtype=DTYPE)
+    pts, hs, ws = points.cpu().numpy(), h.cpu().numpy(), weights.cpu().numpy()
+    xs, mask = nodes.cpu().numpy(), need.cpu().numpy()
+    for r in range(pts.shape[0]):
+        rows = np.flatnonzero(mask[r])
+        keep = ws[r] > 0
+        if rows.size == 0 or not keep.any():
+            continue
+        w = ws[r][keep]
+        kk = min(k, w.size)
+        dist, j = cKDTree(pts[r][keep] / hs[r]).query(xs[rows] / hs[r], k=kk)
+        dist, j = dist.reshape(rows.size, kk), j.reshape(rows.size, kk)
+        log_norm = -np.sum(np.log(np.sqrt(2 * np.pi) * hs[r]))
+        terms = np.log(w[j]) - 0.5 * dist**2 + log_norm
+        near = logsumexp(terms, axis=1)
+        rest = max(float(w.sum()) - 0.0, 0.0) - np.sum(w[j], axis=1)  # weight not among them
+        far = np.log(np.maximum(rest, 1e-300)) - 0.5 * dist[:, -1] ** 2 + log_norm
+        idx = torch.as_tensor(rows)
+        lower[r, idx] = torch.as_tensor(near)
+        upper[r, idx] = torch.as_tensor(np.where(rest > 0, np.logaddexp(near, far), near))
+    return lower.to(need.device), upper.to(need.device)
 
 
 def _reach(h: torch.Tensor, step: float, m: int) -> int:
@@ -237,16 +338,45 @@ def _reach(h: torch.Tensor, step: float, m: int) -> int:
     return int(min(m - 1, math.ceil(8 * float(h.max()) / step) + 1))
 
 
-def _convolve_axis(values: torch.Tensor, h: torch.Tensor, step: float, axis: int, reach: int):
-    """Convolve along ``axis`` with a Gaussian of std h_r per replicate, kernel ±reach nodes."""
+def _gauss(h: torch.Tensor):
+    """The Gaussian kernel of std h_r at offsets u: (R, L)."""
+    return lambda u: torch.exp(-0.5 * (u[None] / h[:, None]) ** 2) / (
+        h[:, None] * math.sqrt(2 * math.pi))
+
+
+def _gauss_sup(h: torch.Tensor, step: float):
+    """sup of the Gaussian kernel over [u − step, u + step]."""
+    return lambda u: _gauss(h)((u.abs() - step).clamp_min(0.0))
+
+
+def _curvature_sup(h: torch.Tensor, step: float):
+    """sup of |K''| over [u − step, u + step], K the Gaussian kernel of std h_r:
+    |K''(v)| = K(v) |v²/h² − 1| / h², largest at the window's ends or at 0, ±√3 h inside."""
+    hh = h[:, None]
+
+    def curv(v):
+        z = v / hh
+        return torch.exp(-0.5 * z * z) / (hh * math.sqrt(2 * math.pi)) * (z * z - 1).abs() / hh**2
+
+    def kernel(u):
+        uu = u[None].expand(h.shape[0], -1)
+        best = torch.maximum(curv(uu - step), curv(uu + step))
+        for centre in (0.0, math.sqrt(3.0), -math.sqrt(3.0)):
+            v = (centre * hh).expand_as(uu)
+            best = torch.where((v - uu).abs() <= step, torch.maximum(best, curv(v)), best)
+        return best
+    return kernel
+
+
+def _convolve_axis(values: torch.Tensor, kernel, step: float, axis: int, reach: int):
+    """Convolve along ``axis`` with ``kernel(offsets)`` (R, 2 reach + 1) per replicate."""
     m = values.shape[axis]
     offsets = torch.arange(-reach, reach + 1, dtype=DTYPE, device=values.device) * step
-    kernel = torch.exp(-0.5 * (offsets[None] / h[:, None]) ** 2) / (h[:, None] * math.sqrt(
-        2 * math.pi))
+    kern_values = kernel(offsets)
     length = _fast_length(m + 2 * reach)
-    shape = [h.shape[0]] + [1] * (values.dim() - 1)
-    shape[axis] = kernel.shape[1]
-    kern = torch.fft.rfft(kernel.reshape(shape), length, dim=axis)
+    shape = [kern_values.shape[0]] + [1] * (values.dim() - 1)
+    shape[axis] = kern_values.shape[1]
+    kern = torch.fft.rfft(kern_values.reshape(shape), length, dim=axis)
     conv = torch.fft.irfft(torch.fft.rfft(values, length, dim=axis) * kern, length, dim=axis)
     return conv.narrow(axis, reach, m)
 
