@@ -163,6 +163,7 @@ def test_kde_kl_interval_holds_the_exact_kl_despite_binning(seed):
         exact = sum(integrate.quad(integrand, a, b, limit=400, epsabs=1e-13)[0]
                     for a, b in ((-40, -3), (-3, 3), (3, 40)))
         assert float(lo[0]) <= exact <= float(hi[0]), (h, exact, lo, hi)
+        assert float(lo[0]) <= float(value[0]) <= float(hi[0])
         assert float(hi[0] - lo[0]) <= 0.05 * exact + 1e-4  # and informative
 
 
