@@ -24,7 +24,8 @@ from simulations.verify.rules import (
 
 TINY = Scale("tiny", reps=6, reps_2d=2, sizes=(100, 200, 400), n=100, rounds=3, long_rounds=4,
              diffusion_sizes=(32, 64, 128), diffusion_reps=2, mlp_steps=20)
-KEYS = {"claim", "kind", "model", "data", "verdict", "statistic", "detail"}
+KEYS = {"claim", "kind", "model", "data", "verdict", "statistic", "detail", "setting",
+        "schedule", "convention", "scale", "replicates", "replicates_needed"}
 
 
 def test_holm_step_down():
@@ -123,8 +124,15 @@ def tiny_report(tmp_path_factory):
 
 def test_report_artefacts(tiny_report):
     out, _ = tiny_report
-    rows = json.loads((out / "verdicts.json").read_text())
+    doc = json.loads((out / "verdicts.json").read_text())
+    assert doc["schema_version"] == 2 and doc["scale"] == "tiny" and doc["failures"] == []
+    rows = doc["verdicts"]
     assert rows and all(set(r) == KEYS for r in rows)
+    assert all(r["scale"] == "tiny" and r["setting"] for r in rows)
+    v4 = [r for r in rows if r["claim"] == "V4" and r["data"] == "gaussian"]
+    assert {r["schedule"] for r in v4} == {"full-synthetic", "balanced", "constant-real 1/2"}
+    assert {r["convention"] for r in rows if r["claim"] == "P2"} == {"scaled", "fixed-real"}
+    assert all(r["replicates"] == 6 for r in v4)
     claims = [r for r in rows if r["kind"] != "check"]
     assert {r["verdict"] for r in claims} <= set(WORDS)
     assert {r["verdict"] for r in rows if r["kind"] == "check"} <= {"passed", "failed"}
@@ -137,7 +145,7 @@ def test_report_artefacts(tiny_report):
         assert (out / f"fig_{group}.pdf").read_bytes()[:4] == b"%PDF"
     md = (out / "report.md").read_text()
     assert "Holm" in md and md.count("| **") == len(rows)
-    for name in ("verdicts.tex", "fits.tex"):
+    for name in ("verdicts.tex", "fits.tex", "summary.tex"):
         tex = (out / name).read_text()
         assert "\\toprule" in tex and "\\bottomrule" in tex
         text = re.sub(r"\$[^$]*\$", "", tex)  # math mode may use _
@@ -164,7 +172,8 @@ def test_full_mode_resumes_from_the_store(tmp_path):
 
 @pytest.mark.parametrize("args, word", [
     (["verify", "NOPE"], "no experiment"),
-    (["verify", "--store", "x.db"], "--full"),
+    (["verify", "--store", "x.db"], "--scale"),
+    (["verify", "--scale", "standard", "--quick"], "--scale"),
     (["verify", "--out", "/proc/boundkit-no"], "--out"),
     (["verify", "--full", "--dask", "local", "--slurm", "p"], "--dask"),
 ])
@@ -188,3 +197,132 @@ def test_the_cli_styles_every_verdict_word():
     from simulations.verify.cli import STYLE
 
     assert set(WORDS) | {"passed", "failed"} <= set(STYLE)
+
+
+def test_summary_table_has_one_row_per_claim(tiny_report):
+    from simulations.verify.report import summary_table
+
+    out, verdicts = tiny_report
+    rows = [v.as_dict() for v in verdicts]
+    table, cells = summary_table(rows)
+    claims = [r["claim"] for r in table]
+    assert claims == list(dict.fromkeys(r["claim"] for r in rows if r["kind"] != "check"))
+    assert "C1" not in claims and cells == ["MLE gaussian", "MLE unequal", "MLE ring8",
+                                            "KDE gaussian", "KDE unequal", "KDE ring8"]
+    v4 = next(r for r in table if r["claim"] == "V4")
+    n = sum(1 for r in rows if r["claim"] == "V4" and r["model"] == "gaussian-mle"
+            and r["data"] == "gaussian")
+    counts = [int(x) for x in re.findall(r"(?:holds|violated|inconclusive) (\d+)",
+                                          v4["MLE gaussian"])]
+    assert sum(counts) == n == 3
+    md = (out / "report.md").read_text()
+    assert md.index("## Summary") < md.index("## Verdict rule") < md.index("## Verdicts")
+
+
+def test_figures_label_axes_and_cap_vacuous_bounds():
+    import pandas as pd
+
+    from simulations.verify.report import experiment_figure
+
+    rows = []
+    for series, quantity in (("e", None), ("variance", None)):
+        rows.append(pd.DataFrame({"experiment": "long", "model": "kde", "data": "gaussian",
+                                  "series": series, "x": [1.0, 2.0, 3.0],
+                                  "mean": [0.1, 0.2, 0.3], "lo": [0.05, 0.1, 0.2],
+                                  "hi": [0.2, 0.3, 0.4],
+                                  "bound": [0.5, 1.5, 3.0] if series == "e" else np.nan,
+                                  "predicted": np.nan}))
+    fig = experiment_figure(pd.concat(rows, ignore_index=True), "long")
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(axes) == 2  # one quantity per axis
+    assert {ax.get_ylabel() for ax in axes} == {"TV e = TV(p, p0)",
+                                                "variance of p (first coord.)"}
+    assert all(ax.get_xlabel() == "generation i + 1" for ax in axes)
+    tv = next(ax for ax in axes if ax.get_ylabel().startswith("TV"))
+    bound = next(line for line in tv.get_lines() if line.get_label().startswith("bound (capped"))
+    assert list(bound.get_ydata()) == [0.5, 1.0, 1.0]
+    marks = next(line for line in tv.get_lines() if "vacuous" in line.get_label())
+    assert list(marks.get_xdata()) == [2.0, 3.0]
+
+
+def test_replicates_for_is_the_normal_power_formula():
+    from scipy import stats
+
+    from simulations.verify.rules import replicates_for
+
+    z = stats.norm.ppf(0.95) + stats.norm.ppf(0.90)
+    assert replicates_for(0.2, 0.05) == pytest.approx((z * 0.2 / 0.05) ** 2, rel=1e-12)
+    z3 = stats.norm.ppf(1 - 0.05 / 3) + stats.norm.ppf(0.90)
+    assert replicates_for([0.1, 0.2, 0.1], [0.05, 0.05, 0.01], tests=3) == pytest.approx(
+        (z3 * 0.1 / 0.01) ** 2, rel=1e-12)
+    zeq = stats.norm.ppf(0.95) + stats.norm.ppf(0.95)
+    assert replicates_for(0.3, 0.1, two_sided_power=True) == pytest.approx(
+        (zeq * 0.3 / 0.1) ** 2, rel=1e-12)
+    # the design's R gives the stated power: a bound 10 % above the mean, R sized from a
+    # pilot of 12 (its sd at the 80 % upper limit), 400 pilot + final pairs
+    rng = np.random.default_rng(0)
+    sd, b, hits = 0.02, 0.1, 0
+    for _ in range(400):
+        reps = bound_verdict(rng.normal(b * 0.9, sd, (12, 1)), [b])[0].needs
+        reps = max(reps, 12)
+        hits += bound_verdict(rng.normal(b * 0.9, sd, (reps, 1)), [b])[0] == "holds"
+    assert hits / 400 >= 0.85  # 90 % power; 400 trials put the 99.9 % floor near 0.85
+
+
+def test_the_design_runs_a_final_stage_at_the_replicates_its_verdicts_need(tmp_path):
+    designed = Scale("tiny-design", reps=6, reps_2d=2, sizes=(100, 200, 400), n=100,
+                     rounds=3, long_rounds=4, diffusion_sizes=(32, 64, 128),
+                     diffusion_reps=2, mlp_steps=20, max_reps=40, max_reps_2d=4)
+    lines = []
+    verdicts = verify(["P4"], out=tmp_path, scale=designed, seed=3, progress=lines.append)
+    p4 = [v for v in verdicts if v.claim == "P4"]
+    pilot = verify(["P4"], out=tmp_path / "pilot", scale=TINY, seed=3)
+    need = max(v.replicates_needed / v.replicates for v in pilot if v.claim == "P4"
+               and v.replicates_needed)
+    want = int(min(max(6, np.ceil(6 * need)), 40))
+    assert {v.replicates for v in p4} == {want} and want > 6
+    assert any("final stage at R = " in line for line in lines)
+    assert all(re.match(r"experiment \d+ of \d+ \(\w+\)", line) for line in lines)
+    assert any(re.search(r"loops \d+/\d+, elapsed .*, ETA", line) for line in lines)
+    for v in p4:
+        if v.verdict == "inconclusive" and v.replicates_needed > v.replicates:
+            assert f"needs R ≈ {v.replicates_needed:,}" in v.detail
+
+
+def test_a_failed_loop_is_recorded_and_the_run_goes_on(tmp_path, monkeypatch):
+    import simulations.verify.runner as runner
+
+    real = runner.run
+
+    def flaky(config):
+        if config.schedule == "final-rescue":
+            raise RuntimeError("simulated worker crash")
+        return real(config)
+
+    monkeypatch.setattr(runner, "run", flaky)
+    verdicts = verify(["P4", "P1"], out=tmp_path, scale=TINY, seed=4)
+    doc = json.loads((tmp_path / "verdicts.json").read_text())
+    assert doc["failures"] and doc["failures"][0]["experiment"] == "P4"
+    assert "simulated worker crash" in doc["failures"][0]["error"]
+    assert {v.claim for v in verdicts} >= {"P1"} and "P4" not in {v.claim for v in verdicts}
+    assert "## Failed loops" in (tmp_path / "report.md").read_text()
+
+
+def test_report_tex_compiles_with_every_verdict_visible(tiny_report, tmp_path):
+    import shutil
+    import subprocess
+
+    pdflatex = shutil.which("pdflatex")
+    if pdflatex is None:
+        pytest.skip("pdflatex is not installed (apt-get install texlive-latex-recommended)")
+    out, verdicts = tiny_report
+    for name in ("report.tex", "verdicts.tex", "summary.tex", "fits.tex"):
+        shutil.copy(out / name, tmp_path / name)
+    subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "report.tex"],
+                   cwd=tmp_path, check=True, capture_output=True, timeout=120)
+    log = (tmp_path / "report.log").read_text(errors="replace")
+    assert "Overfull \\hbox" not in log  # nothing runs off the page
+    text = subprocess.run(["pdftotext", "report.pdf", "-"], cwd=tmp_path, capture_output=True,
+                          text=True).stdout if shutil.which("pdftotext") else None
+    if text is not None:
+        assert text.count("inconclusive") + text.count("holds") >= 1

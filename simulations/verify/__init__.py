@@ -1,19 +1,29 @@
 """``boundkit verify``: the paper's claims confronted with trained loops (docs/theory.md §7–§8).
 
-:func:`verify` runs the named experiments (all by default) at a :class:`Scale` (``quick``
-or ``full``), writes ``verdicts.json``, ``report.md``, one figure per experiment (PNG and
-PDF) and LaTeX tables into ``out``, and returns the verdicts. Nothing is tuned toward a
-claim: the sizes, tolerances and rules are fixed in advance and printed in the report.
+:func:`verify` runs the named experiments (all by default) at a :class:`Scale`
+(``quick``, ``standard`` or ``full``), writes ``verdicts.json``, ``report.md``, one figure
+per experiment (PNG and PDF) and LaTeX tables into ``out``, and returns the verdicts.
+Nothing is tuned toward a claim: the sizes, tolerances and rules are fixed in advance
+and printed in the report.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
 from simulations.verify import claims, claims_more
 from simulations.verify.rules import RULE_TEXT, Verdict
-from simulations.verify.runner import FULL, QUICK, Runner, Scale
+from simulations.verify.runner import (
+    FULL,
+    QUICK,
+    SCALES,
+    STANDARD,
+    LoopsFailed,
+    Runner,
+    Scale,
+)
 from simulations.verify.study import Study
 
 #: Experiment name → function, in the order they run (C1 last: it reads every loop).
@@ -31,8 +41,8 @@ EXPERIMENTS = {
 }
 ALIASES = {"V5": "V4", "P5": "V4"}
 
-__all__ = ["EXPERIMENTS", "FULL", "QUICK", "RULE_TEXT", "Runner", "Scale", "Study", "Verdict",
-           "resolve", "verify"]
+__all__ = ["EXPERIMENTS", "FULL", "QUICK", "RULE_TEXT", "SCALES", "STANDARD", "LoopsFailed",
+           "Runner", "Scale", "Study", "Verdict", "resolve", "verify"]
 
 
 def resolve(names) -> list[str]:
@@ -53,20 +63,96 @@ def resolve(names) -> list[str]:
 
 def verify(names=(), out: str | Path = "verify-out", scale: Scale = QUICK, *, store=None,
            executor=None, workers=None, seed: int = 0, progress=None) -> list[Verdict]:
-    """Run the experiments and write the report into ``out`` (see the module docstring)."""
+    """Run the experiments and write the report into ``out`` (see the module docstring).
+
+    ``progress(line)`` receives lines "experiment k of K (NAME): loops done/total, elapsed,
+    ETA". Where the scale has a design (``standard``, ``full``), each experiment runs at
+    the pilot's replicates, then again at the replicates its verdicts need (capped). A
+    batch with failed loops is recorded (report and verdicts.json) and the run goes on.
+    """
     from simulations.verify.report import write_report
 
     order = resolve(names)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    study = Study(Runner(scale, store=store, executor=executor, workers=workers), seed=seed)
+    meter = _Meter(len(order), progress)
+    runner = Runner(scale, store=store, executor=executor, workers=workers,
+                    progress=meter.loops)
+    study = Study(runner, seed=seed)
     start = time.perf_counter()
     timings = {}
-    for name in order:
+    for k, name in enumerate(order):
         t0 = time.perf_counter()
-        if progress:
-            progress(name)
-        EXPERIMENTS[name](study)
+        meter.experiment(k, name)
+        _run_designed(study, name, meter)
         timings[name] = time.perf_counter() - t0
     write_report(study, out, order, timings, time.perf_counter() - start)
     return study.verdicts
+
+
+def _run_designed(study: Study, name: str, meter) -> None:
+    """One experiment: the pilot, then (with a design) the final stage at the replicates
+    its verdicts need; failed loops recorded."""
+    marks = (len(study.verdicts), len(study.summaries), len(study.c1))
+    study.factor = 1.0
+    if not _attempt(study, name):
+        return
+    if not study.scale.design or name in ("C1", "MLP"):
+        return
+    pilot = study.verdicts[marks[0]:]
+    factors = [v.replicates_needed / v.replicates for v in pilot
+               if v.replicates_needed and v.replicates]
+    factor = max(factors, default=1.0)
+    if study.reps() >= study.scale.max_reps or factor <= 1.0:
+        return
+    del study.verdicts[marks[0]:], study.summaries[marks[1]:], study.c1[marks[2]:]
+    if name == "V3":  # the fits feed every later bound: refit at the final replicates
+        study.fits.clear(), study.fit_values.clear(), study.cals.clear()
+    study.factor = factor
+    meter.stage(name, study.reps())
+    _attempt(study, name)
+    study.factor = 1.0
+
+
+def _attempt(study: Study, name: str) -> bool:
+    try:
+        EXPERIMENTS[name](study)
+    except LoopsFailed as exc:
+        study.failures.append((name, str(exc)))
+        return False
+    return True
+
+
+class _Meter:
+    """Progress lines: experiment k of K, loops done/total of the current batch, elapsed
+    time and a rough ETA (elapsed / share of experiments done)."""
+
+    def __init__(self, total: int, sink, every: float = 5.0):
+        self.total, self.sink, self.every = total, sink, every
+        self.k, self.name, self.start, self.last = 0, "", time.perf_counter(), -math.inf
+
+    def experiment(self, k: int, name: str) -> None:
+        self.k, self.name = k, name
+        self._emit(f"experiment {k + 1} of {self.total} ({name})", force=True)
+
+    def stage(self, name: str, reps: int) -> None:
+        self._emit(f"experiment {self.k + 1} of {self.total} ({name}): final stage at R = "
+                   f"{reps}", force=True)
+
+    def loops(self, done: int, total: int) -> None:
+        share = (self.k + done / max(total, 1)) / self.total
+        elapsed = time.perf_counter() - self.start
+        eta = f", ETA {_clock(elapsed / share - elapsed)}" if share > 0 else ""
+        self._emit(f"experiment {self.k + 1} of {self.total} ({self.name}): loops "
+                   f"{done}/{total}, elapsed {_clock(elapsed)}{eta}", force=done == total)
+
+    def _emit(self, line: str, force: bool = False) -> None:
+        now = time.perf_counter()
+        if self.sink is not None and (force or now - self.last >= self.every):
+            self.last = now
+            self.sink(line)
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"

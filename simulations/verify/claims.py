@@ -21,11 +21,14 @@ from boundkit import (
 )
 from simulations.verify.rules import (
     ALPHA,
+    BOUND_EFFECT,
+    Decision,
     bound_verdict,
     equivalence_values,
     equivalence_verdict,
     mean_se,
     monotone_verdict,
+    replicates_for,
 )
 from simulations.verify.stat_tests import p_above, p_below
 from simulations.verify.study import (
@@ -77,7 +80,8 @@ def v3(study: Study) -> None:
         for data in DATA:
             fit = study.rate(model, data)
             r = theory_rate(model, DIM[data])
-            verdict = equivalence_verdict(fit.rate, fit.rate_se, r, RATE_TOL)
+            reps = study.reps(DIM[data])
+            verdict = equivalence_verdict(fit.rate, fit.rate_se, r, RATE_TOL, reps=reps)
             detail = (f"r̂ = {_fmt(fit.rate)} [{_fmt(fit.rate_lo)}, {_fmt(fit.rate_hi)}] "
                       f"(bootstrap 95 %), Ĉ = {_fmt(fit.const)}, Ĉ0 = {_fmt(fit.floor)} "
                       f"(floor test p = {_fmt(fit.floor_p)}); model rate {_fmt(r)} ± "
@@ -86,7 +90,9 @@ def v3(study: Study) -> None:
                 verdict = "not applicable"
                 detail = ("misspecified: a Gaussian fit to non-Gaussian data keeps a TV "
                           "floor, so no rate r applies; " + detail)
-            study.verdict("V3", "shape", model, data, verdict, fit.rate, detail)
+            study.verdict("V3", "shape", model, data, verdict, fit.rate, detail,
+                          setting=f"round-0 delta over n = {study.scale.sizes[0]}.."
+                                  f"{study.scale.sizes[-1]}", replicates=reps)
             values = study.fit_values[(model, data)]
             stats_ = [mean_se(v) for v in values]
             means = np.array([m for m, _ in stats_])
@@ -146,30 +152,35 @@ def _one_loop(study, model, data, name, config, frame, fit) -> None:
     mat = replicate_matrix(frame)
     verdict, worst = bound_verdict(mat[:, later], b[later], b_se[later])
     tight = table["mean"].to_numpy()[later] / b[later]
+    where = {"schedule": name, "replicates": reps,
+             "convention": "scaled" if name == "constant-real 1/2" else None}
     study.verdict("V4", "bound", model, data, verdict, worst,
                   f"{name}, n = {config.n}, rounds 1..{gens[-1]}, R = {reps}: max e_i/b_i = "
                   f"{_fmt(worst)}, tightness e/b from {_fmt(tight.min())} to "
                   f"{_fmt(tight.max())} (b from r̂ = {_fmt(fit.rate)}, Ĉ = {_fmt(fit.const)}, "
-                  f"Ĉ0 = {_fmt(fit.floor)})")
+                  f"Ĉ0 = {_fmt(fit.floor)})", setting=f"{name}, n = {config.n}", **where)
     if pred is not None:
         rel = table["mean"].to_numpy() / pred - 1
         verdict = equivalence_values(mat, pred, R8_TOL * pred)
         study.verdict("V5", "prediction", model, data, verdict, float(np.max(np.abs(rel))),
                       f"{name}: R8 vs mean e_i over {len(gens)} rounds, max |rel. error| = "
-                      f"{_fmt(np.max(np.abs(rel)))}, band ± {R8_TOL:.0%}, R = {reps}")
+                      f"{_fmt(np.max(np.abs(rel)))}, band ± {R8_TOL:.0%}, R = {reps}",
+                      setting=f"{name}, n = {config.n}", **where)
     if name == "full-synthetic":
         slope, se = _exponent(mat, study.seed)
-        verdict = equivalence_verdict(slope, se, 1.0, EXPONENT_TOL)
+        verdict = equivalence_verdict(slope, se, 1.0, EXPONENT_TOL, reps=reps)
         study.verdict("P3", "shape", model, data, verdict, slope,
                       f"constant n = {config.n}: e_i ∝ (i+1)^{_fmt(slope)} (se {_fmt(se)}); "
-                      f"bound's shape 1 ± {EXPONENT_TOL} (noise-driven R8: 1/2)")
+                      f"bound's shape 1 ± {EXPONENT_TOL} (noise-driven R8: 1/2)",
+                      setting=f"growth exponent at constant n = {config.n}", **where)
     if name == "balanced":
         rho, se = _ratio(mat, study.seed)
         h = float(np.sum(1.0 / np.arange(1, mat.shape[1] + 1)))
-        verdict = equivalence_verdict(rho, se, h, H_TOL * h)
+        verdict = equivalence_verdict(rho, se, h, H_TOL * h, reps=reps)
         study.verdict("P5", "shape", model, data, verdict, rho,
                       f"e_T/e_0 = {_fmt(rho)} (se {_fmt(se)}) at T = {mat.shape[1] - 1}; bound's "
-                      f"H_(T+1) = {_fmt(h)} ± {H_TOL:.0%}; linear would be {mat.shape[1]}")
+                      f"H_(T+1) = {_fmt(h)} ± {H_TOL:.0%}; linear would be {mat.shape[1]}",
+                      setting=f"balanced drift e_T/e_0, n = {config.n}", **where)
 
 
 def _ratio(mat: np.ndarray, seed: int) -> tuple[float, float]:
@@ -204,15 +215,18 @@ def p1(study: Study) -> None:
             cols.append(replicate_matrix(frame)[:, -1])
         paired = np.column_stack(cols)  # the loops share seeds: replicate r is paired
         verdict, worst = bound_verdict(paired, bnds, bses)
+        where = {"schedule": "constant-real", "convention": "scaled",
+                 "replicates": paired.shape[0]}
         study.verdict("P1", "bound", model, data, verdict, worst,
                       f"e_T ≤ b_T at alpha = {', '.join(ALPHAS)} (T = {last}): max e/b = "
-                      f"{_fmt(worst)}")
+                      f"{_fmt(worst)}", setting="e_T over the real share alpha", **where)
         finals, ses = np.array(finals), np.array(ses)
         verdict = monotone_verdict(paired, decreasing=True)
         study.verdict("P1", "shape", model, data, verdict, float(finals[0] / finals[-1]),
                       f"mean e_T by alpha {', '.join(ALPHAS)}: "
                       f"{', '.join(_fmt(v) for v in finals)} (adjacent paired one-sided "
-                      f"bootstrap-t tests: all falling for holds, Holm for violated)")
+                      f"bootstrap-t tests: all falling for holds, Holm for violated)",
+                      setting="e_T falls as alpha rises", **where)
         study.summary("P1", model, data, "e_T by alpha", [float(Fraction(a)) for a in ALPHAS],
                       finals, finals - 1.96 * ses, finals + 1.96 * ses, bound=np.array(bnds))
 
@@ -232,14 +246,20 @@ def p4(study: Study) -> None:
         b_se = fit_bounds_se(FinalRoundRescue(share), fit, sizes)[last]
         m, _ = mean_se(mat[:, -1])
         verdict, worst = bound_verdict(mat[:, -1], [b], [b_se])
+        where = {"schedule": "final-rescue", "replicates": mat.shape[0]}
         study.verdict("P4", "bound", model, data, verdict, worst,
-                      f"rescued e_T = {_fmt(m)} vs R1's b_T = {_fmt(b)} (alpha_T = {share})")
+                      f"rescued e_T = {_fmt(m)} vs R1's b_T = {_fmt(b)} (alpha_T = {share})",
+                      setting=f"final round real share {share}", **where)
         rho, rse = _ratio(mat, study.seed)
         excess = mat[:, -1] - 2.0 * mat[:, 0]  # e_T ≤ 2 e_0 in mean, paired per replicate
-        verdict = ("violated" if p_above(excess, 0.0)[0] <= ALPHA else
-                   "holds" if p_below(excess, 0.0)[0] <= ALPHA else "inconclusive")
+        word = ("violated" if p_above(excess, 0.0)[0] <= ALPHA else
+                "holds" if p_below(excess, 0.0)[0] <= ALPHA else "inconclusive")
+        verdict = Decision(word, replicates_for(excess.std(ddof=1),
+                                                BOUND_EFFECT * 2.0 * mat[:, 0].mean()))
         study.verdict("P4", "shape", model, data, verdict, rho,
-                      f"e_T/e_0 = {_fmt(rho)} (se {_fmt(rse)}) against O(delta): <= 2")
+                      f"e_T/e_0 = {_fmt(rho)} (se {_fmt(rse)}) against O(delta): <= 2 "
+                      f"(paired e_T − 2 e_0 per replicate)",
+                      setting="rescued e_T <= 2 e_0", **where)
         table = by_generation(frame)
         study.summary("P4", model, data, "final-rescue", table.generation + 1, table["mean"],
                       table.lo, table.hi)
@@ -262,4 +282,4 @@ def c1(study: Study) -> None:
         study.verdict("C1", "check", model, data, verdict, worst,
                       f"{rows} replicate-round margins from {len(parts)} loops; certified below "
                       f"0: R1 with measured delta {below['v1_margin']}, Pinsker "
-                      f"{below['v2_margin']}; smallest {worst:.3g}")
+                      f"{below['v2_margin']}; smallest {worst:.3g}", setting="every loop run")

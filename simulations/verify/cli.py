@@ -1,9 +1,11 @@
 """``boundkit verify``: the paper's claims on trained loops (docs/theory.md §7; simulations.verify).
 
-``--quick`` (the default; ``make demo``) runs every experiment at small sizes in this
-process in about a minute; ``--full`` is the paper-scale run, executed through the sweep
-runner and a results store (``--store``, default DIR/results.sqlite) so that it resumes,
-on local workers, ``--dask`` or ``--slurm``.
+``--scale quick`` (the default; ``make demo``) runs every experiment at small sizes in
+this process in about a minute; ``--scale standard`` sizes the replicates by a pilot
+stage for 90 % power (capped) and decides what is decidable in about 20 minutes;
+``--scale full`` (``--full``) is the paper-scale run, executed through the sweep runner
+and a results store (``--store``, default DIR/results.sqlite) so that it resumes, on
+local workers, ``--dask`` or ``--slurm``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from pathlib import Path
 
 import click
 import pandas as pd
-from rich.console import Console
 from rich.table import Table
 
 from boundkit._cli_common import console, emit, format_option
@@ -28,31 +29,44 @@ STYLE = {"holds": "green", "violated": "red", "inconclusive": "yellow",
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default="verify-out",
               show_default=True, help="Directory for report.md, verdicts.json, figures, LaTeX.")
-@click.option("--quick/--full", default=True, show_default=True,
-              help="Small sizes in process (minutes) or the paper-scale run via the store.")
+@click.option("--scale", "scale_name", type=click.Choice(["quick", "standard", "full"]),
+              default=None, help="quick (default; about a minute), standard (replicates "
+              "sized by a pilot for 90 % power, about 20 minutes) or full (paper scale, via "
+              "the store).")
+@click.option("--quick/--full", default=None, help="Shorthands for --scale quick / full.")
 @click.option("--store", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="--full: the results store (default DIR/results.sqlite).")
+              help="standard, full: the results store (full's default DIR/results.sqlite).")
 @click.option("--workers", type=integer(1, 4096), default=None,
-              help="--full: local worker processes, or the size of --dask local.")
-@click.option("--dask", "dask_address", default=None, help="--full: a Dask scheduler or 'local'.")
-@click.option("--slurm", "partition", default=None, help="--full: a Slurm partition.")
+              help="With a store: local worker processes, or the size of --dask local.")
+@click.option("--dask", "dask_address", default=None, help="With a store: a Dask scheduler "
+              "or 'local'.")
+@click.option("--slurm", "partition", default=None, help="With a store: a Slurm partition.")
 @click.option("--seed", type=integer(0, 2**63 - 1), default="0", show_default=True,
               help="Seed of every loop.")
 @format_option
-def verify(names, out, quick, store, workers, dask_address, partition, seed, fmt) -> None:
+def verify(names, out, scale_name, quick, store, workers, dask_address, partition, seed,
+           fmt) -> None:
     """Confront the paper's claims (C1 V3 V4 V5 P1 P2 P3 P4 P5 D1; long, MLP) with trained
-    loops and write verdicts, figures and a report. NAME: experiments (default all)."""
-    from simulations.verify import FULL, QUICK, resolve
+    loops and write verdicts, figures and a report. NAME: experiments (default all).
+    Progress goes to stderr as plain lines."""
+    from simulations.verify import SCALES, resolve
     from simulations.verify import verify as run_verify
 
     resolve(names)  # unknown names refused before any work
-    if quick and any(v is not None for v in (store, workers, dask_address, partition)):
-        raise InvalidArgument("--store, --workers, --dask and --slurm apply to --full only; "
-                              "add --full or drop them.", argument="full")
+    if quick is not None and scale_name is not None and scale_name != (
+            "quick" if quick else "full"):
+        raise InvalidArgument(f"--scale {scale_name} contradicts --{'quick' if quick else 'full'}"
+                              "; pass one of them.", argument="scale")
+    name = scale_name or ("full" if quick is False else "quick")
+    if name == "quick" and any(v is not None for v in (store, workers, dask_address,
+                                                       partition)):
+        raise InvalidArgument("--store, --workers, --dask and --slurm apply to --scale "
+                              "standard or full only; add --scale or drop them.",
+                              argument="scale")
     if dask_address is not None and partition is not None:
         raise InvalidArgument("pass one of --dask and --slurm, not both.", argument="dask")
     executor, close = None, None
-    if not quick:  # connect first: a refusal creates nothing on disk
+    if name == "full" or store is not None:  # connect first: a refusal creates nothing
         from simulations.sweeps import cluster_executor
 
         store = store or Path(out) / "results.sqlite"
@@ -63,12 +77,10 @@ def verify(names, out, quick, store, workers, dask_address, partition, seed, fmt
         if close is not None:
             close()
         raise
-    err = Console(stderr=True)
     try:
-        with err.status("verify") as status:
-            verdicts = run_verify(names, out, QUICK if quick else FULL, store=store,
-                                  executor=executor, workers=workers, seed=seed,
-                                  progress=lambda name: status.update(f"verify: {name}"))
+        verdicts = run_verify(names, out, SCALES[name], store=store, executor=executor,
+                              workers=workers, seed=seed,
+                              progress=lambda line: click.echo(f"verify: {line}", err=True))
     finally:
         if close is not None:
             close()
@@ -78,7 +90,7 @@ def verify(names, out, quick, store, workers, dask_address, partition, seed, fmt
                               for v in verdicts])
         emit(frame, fmt, "")
         return
-    table = Table(title=f"boundkit verify ({'quick' if quick else 'full'}): {out}/report.md")
+    table = Table(title=f"boundkit verify ({name}): {out}/report.md")
     for col in ("claim", "kind", "model", "data", "verdict", "statistic"):
         table.add_column(col)
     for v in verdicts:

@@ -28,7 +28,16 @@ The rule, fixed before any data are seen and printed in every report:
   certified below 0 is a bug, reported beside the verdicts;
 * *not applicable* where a claim's premise fails (a misspecified model whose error has a
   floor, for a rate claim), with the reason; NaN is refused, never counted as a
-  rejection; otherwise *inconclusive*.
+  rejection; otherwise *inconclusive*;
+* design: every verdict also states the replicates R it needs for 90 % power at its
+  stated minimum effect (a bound: a gap of 10 % of the bound either way; an equivalence:
+  the truth at the target; a peak or a monotone step: 5 % of the baseline mean), from
+  the pilot's standard deviations (at their 80 % upper confidence limit) and the normal
+  approximation R = ((z_(1−α/m) + z_power) σ / effect)², m the tests Holm may need. ``--scale standard``
+  and ``--full`` run each experiment once at the pilot R, then again at the largest R its
+  verdicts need, capped by the scale's budget (the pilot's replicates are the first ones
+  of the final run: an internal pilot that looks only at variances); an *inconclusive*
+  verdict whose R is beyond the cap says so.
 """
 
 from __future__ import annotations
@@ -44,13 +53,55 @@ from simulations.verify.stat_tests import check_values, holm, p_above, p_below
 ALPHA = 0.05
 BOUND_SLACK = 0.02
 PEAK_EFFECT = 0.05
+#: Design: power, and the minimum effects the replicate counts are sized for.
+POWER = 0.90
+BOUND_EFFECT = 0.10
+STEP_EFFECT = 0.05
 RULE_TEXT = __doc__.split("\n\n", 1)[1].strip()
 WORDS = ("holds", "violated", "inconclusive", "not applicable")
 
 
+class Decision(str):
+    """A verdict word that also carries ``needs``: the replicates for 90 % power at the
+    rule's stated minimum effect (None where the rule cannot say)."""
+
+    needs: int | None = None
+
+    def __new__(cls, word: str, needs: float | None = None):
+        out = super().__new__(cls, word)
+        out.needs = (None if needs is None or not np.isfinite(needs)
+                     else int(max(2, np.ceil(needs))))
+        return out
+
+
+def replicates_for(sd, effect, tests: int = 1, two_sided_power: bool = False) -> float:
+    """R = ((z_(1−α/tests) + z_power) σ / effect)², the largest over the points (inf where an
+    effect is 0); ``two_sided_power`` for equivalence (each side at power (1 + P)/2)."""
+    sd = np.atleast_1d(np.asarray(sd, float))
+    effect = np.broadcast_to(np.asarray(effect, float), sd.shape)
+    z = stats.norm.ppf(1 - ALPHA / max(tests, 1)) + stats.norm.ppf(
+        (1 + POWER) / 2 if two_sided_power else POWER)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(np.abs(effect) > 0, (z * sd / np.abs(effect)) ** 2, np.inf)
+    return float(np.nanmax(r)) if r.size else float("nan")
+
+
+#: The pilot's standard deviation enters the design at its one-sided upper confidence limit
+#: at this level (a low pilot estimate would otherwise leave the final stage short of power).
+SD_CONFIDENCE = 0.80
+
+
+def _sd(v: np.ndarray) -> np.ndarray:
+    """Per-column sd's upper confidence limit: s · sqrt((R − 1) / χ²_(1−c)(R − 1))."""
+    if v.shape[0] < 2:
+        return np.full(v.shape[1], np.inf)
+    df = v.shape[0] - 1
+    return v.std(0, ddof=1) * np.sqrt(df / stats.chi2.ppf(1 - SD_CONFIDENCE, df))
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """One verdict row of ``verdicts.json``."""
+    """One verdict row of ``verdicts.json`` (schema in docs/verify.md)."""
 
     claim: str
     kind: str
@@ -59,6 +110,12 @@ class Verdict:
     verdict: str
     statistic: float | None
     detail: str
+    setting: str = ""
+    schedule: str | None = None
+    convention: str | None = None
+    scale: str = ""
+    replicates: int | None = None
+    replicates_needed: int | None = None
 
     def as_dict(self) -> dict:
         out = asdict(self)
@@ -83,15 +140,20 @@ def bound_verdict(values, bounds, bound_se=0.0) -> tuple[str, float]:
     hold = p_below(v, b, bound_se) <= ALPHA  # intersection-union: each point at α
     over = holm_rejects(p_above(v, b * (1 + BOUND_SLACK), bound_se))
     ratio = float(np.max(v.mean(0) / b))
+    # the fitted bound's se shrinks like the loop's (its fit has the same replicates)
+    se_b = np.broadcast_to(np.asarray(bound_se, dtype=np.float64), b.shape)
+    sd = np.sqrt(_sd(v) ** 2 + v.shape[0] * se_b**2)
+    needs = replicates_for(sd, BOUND_EFFECT * b, tests=v.shape[1]) if v.shape[0] > 1 else None
     if over.any():
-        return "violated", ratio
-    return ("holds" if hold.all() else "inconclusive"), ratio
+        return Decision("violated", needs), ratio
+    return Decision("holds" if hold.all() else "inconclusive", needs), ratio
 
 
-def equivalence_verdict(estimates, ses, target, tol, df=None) -> str:
+def equivalence_verdict(estimates, ses, target, tol, df=None, reps: int | None = None) -> str:
     """θ within target ± tol at every point (TOST, intersection-union), or outside it
     somewhere (the better one-sided test, p doubled, Holm) — for fitted quantities with
-    normal (or Student-t with ``df``) standard errors."""
+    normal (or Student-t with ``df``) standard errors. With ``reps`` (the replicates behind
+    the standard errors, which shrink like 1/√R) the result carries the R it needs."""
     th, se = np.atleast_1d(np.asarray(estimates, float)), np.atleast_1d(np.asarray(ses, float))
     if not (np.all(np.isfinite(th)) and np.all(np.isfinite(se))):
         raise InvalidArgument(f"estimates and ses must be finite; got {th.tolist()} and "
@@ -106,9 +168,11 @@ def equivalence_verdict(estimates, ses, target, tol, df=None) -> str:
     inside = np.maximum(p_low, p_high) <= ALPHA
     p_out = np.minimum(1.0, 2 * np.minimum(cdf((th - (v - tol)) / se),      # θ < v − tol
                                            1 - cdf((th - (v + tol)) / se)))  # θ > v + tol
+    needs = (None if reps is None else
+             replicates_for(se * np.sqrt(reps), tol, two_sided_power=True))
     if holm_rejects(p_out).any():
-        return "violated"
-    return "holds" if inside.all() else "inconclusive"
+        return Decision("violated", needs)
+    return Decision("holds" if inside.all() else "inconclusive", needs)
 
 
 def equivalence_values(values, target, tol) -> str:
@@ -118,9 +182,10 @@ def equivalence_values(values, target, tol) -> str:
     d = np.broadcast_to(np.asarray(tol, float), (v.shape[1],))
     inside = np.maximum(p_above(v, t - d), p_below(v, t + d)) <= ALPHA
     p_out = np.minimum(1.0, 2 * np.minimum(p_below(v, t - d), p_above(v, t + d)))
+    needs = replicates_for(_sd(v), d, two_sided_power=True)
     if holm_rejects(p_out).any():
-        return "violated"
-    return "holds" if inside.all() else "inconclusive"
+        return Decision("violated", needs)
+    return Decision("holds" if inside.all() else "inconclusive", needs)
 
 
 def peak_verdict(values, window, effect: float = PEAK_EFFECT) -> tuple[str, int]:
@@ -139,11 +204,12 @@ def peak_verdict(values, window, effect: float = PEAK_EFFECT) -> tuple[str, int]
         raise ValueError("the window [λ'/2, 2λ'] holds no grid point: the design is wrong.")
     d = diff[:, inside]
     peak = int(np.argmax(v.mean(0)))
+    needs = replicates_for(_sd(d), effect * v[:, 0].mean(), tests=d.shape[1])
     if holm_rejects(p_above(d, 0.0)).any():
-        return "holds", peak
+        return Decision("holds", needs), peak
     if np.all(p_below(d, 0.0) <= ALPHA):
-        return "violated", peak
-    return "inconclusive", peak
+        return Decision("violated", needs), peak
+    return Decision("inconclusive", needs), peak
 
 
 def u_shape_verdict(values, k_star: int) -> str:
@@ -155,12 +221,15 @@ def u_shape_verdict(values, k_star: int) -> str:
         raise ValueError(f"k_star must be an interior index (1..{last - 1}); got {k_star}.")
     below_ends = [p_below(v[:, k_star] - v[:, 0], 0.0)[0],
                   p_below(v[:, k_star] - v[:, last], 0.0)[0]]
-    if max(below_ends) <= ALPHA:  # intersection-union
-        return "holds"
     steps = np.diff(v, axis=1)
+    ends = np.column_stack([v[:, k_star] - v[:, 0], v[:, k_star] - v[:, last]])
+    needs = max(replicates_for(_sd(ends), STEP_EFFECT * v[:, k_star].mean()),
+                replicates_for(_sd(steps), STEP_EFFECT * v.mean(0)[:-1]))
+    if max(below_ends) <= ALPHA:  # intersection-union
+        return Decision("holds", needs)
     falling = np.all(p_below(steps, 0.0) <= ALPHA)
     rising = np.all(p_above(steps, 0.0) <= ALPHA)
-    return "violated" if (falling or rising) else "inconclusive"
+    return Decision("violated" if (falling or rising) else "inconclusive", needs)
 
 
 def monotone_verdict(values, decreasing: bool = True) -> str:
@@ -171,9 +240,10 @@ def monotone_verdict(values, decreasing: bool = True) -> str:
     steps = np.diff(v, axis=1)
     good = p_below(steps, 0.0) if decreasing else p_above(steps, 0.0)
     bad = p_above(steps, 0.0) if decreasing else p_below(steps, 0.0)
+    needs = replicates_for(_sd(steps), STEP_EFFECT * v.mean(0)[:-1], tests=steps.shape[1])
     if holm_rejects(bad).any():
-        return "violated"
-    return "holds" if np.all(good <= ALPHA) else "inconclusive"
+        return Decision("violated", needs)
+    return Decision("holds" if np.all(good <= ALPHA) else "inconclusive", needs)
 
 
 def mean_se(values: np.ndarray) -> tuple[float, float]:

@@ -26,17 +26,41 @@ class Scale:
     diffusion_sizes: tuple
     diffusion_reps: int
     mlp_steps: int
+    max_reps: int = 0      # the design's cap on 1-D replicates (0: no final stage)
+    max_reps_2d: int = 0   # and on 2-D replicates
+
+    @property
+    def design(self) -> bool:
+        """Whether a final stage sized from the pilot follows (rules.py: design)."""
+        return self.max_reps > self.reps
 
 
 QUICK = Scale("quick", reps=24, reps_2d=4, sizes=(100, 200, 400, 800, 1600), n=200, rounds=8,
               long_rounds=100, diffusion_sizes=(64, 128, 256), diffusion_reps=3, mlp_steps=300)
+#: Quick's sizes with replicates sized by the design (pilot 24, cap 400; 2-D 8, cap 48),
+#: D1 on five sizes with 10 replicates; about 20 minutes on 2 cores.
+STANDARD = Scale("standard", reps=24, reps_2d=8, sizes=(100, 200, 400, 800, 1600), n=200,
+                 rounds=8, long_rounds=100, diffusion_sizes=(64, 128, 256, 512, 1024),
+                 diffusion_reps=10, mlp_steps=600, max_reps=400, max_reps_2d=48)
 FULL = Scale("full", reps=200, reps_2d=32, sizes=(100, 200, 400, 800, 1600, 3200, 6400),
              n=200, rounds=20, long_rounds=200, diffusion_sizes=(128, 256, 512, 1024, 2048),
-             diffusion_reps=8, mlp_steps=1500)
+             diffusion_reps=8, mlp_steps=1500, max_reps=400, max_reps_2d=64)
+SCALES = {s.name: s for s in (QUICK, STANDARD, FULL)}
+
+
+class LoopsFailed(RuntimeError):
+    """Some loops of one batch failed: ``errors`` lists (config, message); the verification
+    records them and goes on with the next experiment."""
+
+    def __init__(self, errors: list[tuple[LoopConfig, str]]):
+        self.errors = errors
+        first = errors[0][1].strip().splitlines()[-1] if errors[0][1].strip() else "?"
+        super().__init__(f"{len(errors)} loop(s) failed; first: {first}")
 
 
 class Runner:
-    """Runs LoopConfigs and returns their frames, in order."""
+    """Runs LoopConfigs and returns their frames, in order; counts the loops for progress
+    (``progress(done, total)`` after each loop or sweep update of the current batch)."""
 
     def __init__(self, scale: Scale, store: str | Path | None = None, executor=None,
                  workers: int | None = None, progress=None):
@@ -45,18 +69,33 @@ class Runner:
         self.loops = 0
 
     def run(self, configs: list[LoopConfig]) -> list[pd.DataFrame]:
-        self.loops += len(configs)
         if self.store is None:
-            return [run(c) for c in configs]
+            frames, errors = [], []
+            for k, c in enumerate(configs):
+                try:
+                    frames.append(run(c))
+                except Exception as exc:  # recorded; the verification goes on
+                    errors.append((c, f"{type(exc).__name__}: {exc}"))
+                self.loops += 1
+                if self.progress:
+                    self.progress(k + 1, len(configs))
+            if errors:
+                raise LoopsFailed(errors)
+            return frames
         from simulations.store import ResultStore, run_key
         from simulations.sweeps import sweep
 
+        step = None if self.progress is None else (
+            lambda finished, running, failed, todo: self.progress(
+                len(configs) - todo + finished + failed, len(configs)))
         result = sweep(configs, executor=self.executor, store=self.store, workers=self.workers,
-                       progress=self.progress)
+                       progress=step)
+        self.loops += len(configs)
         if result.interrupted:
             raise KeyboardInterrupt  # the finished loops are in the store: rerun to resume
         if result.failed:
-            raise RuntimeError(f"{len(result.failed)} verification loop(s) failed; see "
-                               f"`boundkit results list --store {self.store}`")
+            errors = [(c, result.errors[c.config_hash]) for c in configs
+                      if c.config_hash in result.errors]
+            raise LoopsFailed(errors)
         with ResultStore(self.store) as store:
             return [store.frame(run_key(c)) for c in configs]

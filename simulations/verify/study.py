@@ -35,11 +35,20 @@ class Study:
         self.verdicts: list[Verdict] = []
         self.summaries: list[pd.DataFrame] = []
         self.notes: dict[str, str] = {}
+        self.factor = 1.0  # replicates × this in the design's final stage (see reps())
+        self.failures: list[tuple[str, str]] = []  # (experiment, what failed)
 
     # -- loops -----------------------------------------------------------------------------
 
+    def reps(self, dim: int = 1) -> int:
+        """Replicates of this stage: the scale's (the pilot) times the design's factor,
+        capped by the scale's budget."""
+        base, cap = ((self.scale.reps, self.scale.max_reps) if dim == 1 else
+                     (self.scale.reps_2d, self.scale.max_reps_2d))
+        return int(min(max(base, np.ceil(base * self.factor)), max(cap, base)))
+
     def config(self, model: str, data: str, **kw) -> LoopConfig:
-        reps = self.scale.reps if DIM.get(data, 1) == 1 else self.scale.reps_2d
+        reps = self.reps(DIM.get(data, 1))
         params = {"model": model, "model_params": MODELS.get(model, {}), "data": data,
                   "n": self.scale.n, "rounds": self.scale.rounds, "replicates": reps,
                   "seed": self.seed}
@@ -52,9 +61,18 @@ class Study:
             self.c1.append((c.model, c.data, f))
         return frames
 
-    def verdict(self, claim, kind, model, data, verdict, statistic, detail) -> None:
-        self.verdicts.append(Verdict(claim, kind, model, data, verdict,
-                                     None if statistic is None else float(statistic), detail))
+    def verdict(self, claim, kind, model, data, verdict, statistic, detail, *,
+                setting: str = "", schedule: str | None = None,
+                convention: str | None = None, replicates: int | None = None) -> None:
+        """Add a verdict; ``verdict`` may carry ``needs`` (a rules.Decision)."""
+        needs = getattr(verdict, "needs", None)
+        if (verdict == "inconclusive" and needs is not None and replicates is not None
+                and needs > replicates):
+            detail += f"; inconclusive at R = {replicates}: needs R ≈ {needs:,}"
+        self.verdicts.append(Verdict(
+            claim, kind, model, data, str(verdict),
+            None if statistic is None else float(statistic), detail, setting, schedule,
+            convention, self.scale.name, replicates, needs))
 
     def summary(self, experiment: str, model: str, data: str, series: str, x, mean, lo, hi,
                 bound=None, predicted=None) -> None:
