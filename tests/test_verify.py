@@ -225,7 +225,7 @@ def test_figures_label_axes_and_cap_vacuous_bounds():
     from simulations.verify.report import experiment_figure
 
     rows = []
-    for series, quantity in (("e", None), ("variance", None)):
+    for series in ("e", "variance"):
         rows.append(pd.DataFrame({"experiment": "long", "model": "kde", "data": "gaussian",
                                   "series": series, "x": [1.0, 2.0, 3.0],
                                   "mean": [0.1, 0.2, 0.3], "lo": [0.05, 0.1, 0.2],
@@ -324,5 +324,7 @@ def test_report_tex_compiles_with_every_verdict_visible(tiny_report, tmp_path):
     assert "Overfull \\hbox" not in log  # nothing runs off the page
     text = subprocess.run(["pdftotext", "report.pdf", "-"], cwd=tmp_path, capture_output=True,
                           text=True).stdout if shutil.which("pdftotext") else None
-    if text is not None:
-        assert text.count("inconclusive") + text.count("holds") >= 1
+    if text is not None:  # every verdict row is on a page (the summary adds more words)
+        words = sum(text.count(w) for w in ("holds", "violated", "inconclusive",
+                                            "not applicable", "passed", "failed"))
+        assert words >= len(verdicts)

@@ -33,11 +33,11 @@ The rule, fixed before any data are seen and printed in every report:
   stated minimum effect (a bound: a gap of 10 % of the bound either way; an equivalence:
   the truth at the target; a peak or a monotone step: 5 % of the baseline mean), from
   the pilot's standard deviations (at their 80 % upper confidence limit) and the normal
-  approximation R = ((z_(1−α/m) + z_power) σ / effect)², m the tests Holm may need. ``--scale standard``
-  and ``--full`` run each experiment once at the pilot R, then again at the largest R its
-  verdicts need, capped by the scale's budget (the pilot's replicates are the first ones
-  of the final run: an internal pilot that looks only at variances); an *inconclusive*
-  verdict whose R is beyond the cap says so.
+  approximation R = ((z_(1−α/m) + z_power) σ / effect)², m the tests Holm may need.
+  ``--scale standard`` and ``--full`` run each experiment once at the pilot R, then again
+  at the largest R its verdicts need, capped by the scale's budget (the pilot's
+  replicates are the first ones of the final run: an internal pilot that looks only at
+  variances); an *inconclusive* verdict whose R is beyond the cap says so.
 """
 
 from __future__ import annotations
