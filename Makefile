@@ -24,7 +24,10 @@ test: install
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 	$(PY) -m pytest
 
+# A fresh quick verification refreshes docs/verify.md's snapshot, then the site builds.
 docs: install
+	tmp=$$(mktemp -d) && $(VENV)/bin/boundkit verify --quick --out $$tmp/out && \
+	$(PY) -m simulations.verify.snapshot $$tmp/out --page docs/verify.md && rm -rf $$tmp
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 bench: install

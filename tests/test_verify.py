@@ -328,3 +328,18 @@ def test_report_tex_compiles_with_every_verdict_visible(tiny_report, tmp_path):
         words = sum(text.count(w) for w in ("holds", "violated", "inconclusive",
                                             "not applicable", "passed", "failed"))
         assert words >= len(verdicts)
+
+
+def test_snapshot_refreshes_a_docs_page_from_a_report(tiny_report, tmp_path):
+    from simulations.verify.snapshot import MARK, refresh
+
+    out, verdicts = tiny_report
+    page = tmp_path / "page.md"
+    page.write_text(f"# Head kept\n\nhand-written\n\n{MARK}\n\nold text\n", encoding="utf-8")
+    refresh(out, page, "Tiny run")
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("# Head kept\n\nhand-written") and "old text" not in text
+    assert text.index("### Summary") < text.index("### Verdicts") < text.index("## Figures")
+    assert text.count("| **") == len(verdicts)  # every verdict and check row
+    assert (tmp_path / "page" / "fig_V3.png").stat().st_size > 0
+    assert "](page/fig_V3.png)" in text

@@ -2,8 +2,10 @@
 
 ``python -m simulations.verify.snapshot OUT --page docs/verify.md`` keeps the page's
 hand-written head (everything before "## Verdict rule"), then writes the rule text, the
-run's verdict table, its metric checks and its figures (copied into ``docs/verify/``)
-from the report in ``OUT`` (``boundkit verify ... --out OUT``).
+run's summary table, verdict table, failures, metric checks and figures (copied into a
+folder named like the page: ``docs/verify/``) from the report in ``OUT``
+(``boundkit verify ... --out OUT``). ``make docs`` runs a fresh quick verification and
+refreshes docs/verify.md with it before building the site.
 """
 
 from __future__ import annotations
@@ -29,18 +31,23 @@ def refresh(out: Path, page: Path, label: str) -> None:
     text = page.read_text(encoding="utf-8")
     head = text.split(MARK, 1)[0].rstrip()
     md = (out / "report.md").read_text(encoding="utf-8")
-    figures = page.parent / "verify"
+    figures = page.parent / page.stem
     figures.mkdir(exist_ok=True)
     pictures = sorted(out.glob("fig_*.png"))
     for png in pictures:
         shutil.copyfile(png, figures / png.name)
     first = md.splitlines()[2] if len(md.splitlines()) > 2 else ""
     lines = [head, "", MARK, "", RULE_TEXT, "", f"## {label}", "", first, "",
-             _section(md, "Verdicts"), "", "### Metric checks (C1)", "",
-             _section(md, "Metric checks (C1)"), "", "## Figures", ""]
+             "### Summary", "", _section(md, "Summary"), "", "### Verdicts", "",
+             _section(md, "Verdicts"), ""]
+    failed = _section(md, "Failed loops")
+    if failed:
+        lines += ["### Failed loops", "", failed, ""]
+    lines += ["### Metric checks (C1)", "", _section(md, "Metric checks (C1)"), "",
+              "## Figures", ""]
     for png in pictures:
         name = png.stem.removeprefix("fig_")
-        lines += [f"### {name}", "", f"![{name}](verify/{png.name})", ""]
+        lines += [f"### {name}", "", f"![{name}]({page.stem}/{png.name})", ""]
     page.write_text("\n".join(lines), encoding="utf-8")
 
 
