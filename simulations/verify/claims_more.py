@@ -229,7 +229,8 @@ def long_horizon(study: Study) -> None:
     sc = study.scale
     for model in MODELS:
         data = "gaussian"
-        config = study.config(model, data, rounds=sc.long_rounds, replicates=max(sc.reps // 3, 4),
+        config = study.config(model, data, rounds=sc.long_rounds,
+                              replicates=max(study.reps() // 3, 4),
                               metrics=["default", "precision_recall"])
         (frame,) = study.loops([config])
         mat = replicate_matrix(frame)
