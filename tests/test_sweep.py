@@ -236,8 +236,11 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_finished_runs(tmp_path):
     spec = write_sweep(tmp_path / "sweep.toml", list(range(200, 2600, 100)), rounds=6,
                        replicates=4, model="kde")
     store = tmp_path / "i.db"
+    # as from a terminal: Ctrl-C at its default (a suite started in the background by a
+    # non-interactive shell inherits SIGINT ignored, and so would the sweep)
     proc = subprocess.Popen([sys.executable, "-m", "boundkit", "sweep", str(spec), "--store",
                              str(store), "--workers", "2"], start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 180
     while len(_finished(store)) < 2 and time.time() < deadline and proc.poll() is None:
