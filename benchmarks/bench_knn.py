@@ -2,7 +2,7 @@
 
 Baseline: the O(n²) form (chunked ``torch.cdist`` for the k-th-neighbour radii of both
 sets and for the coverage of each set by the other's balls), as the metric ran before.
-boundkit: :func:`simulations.metrics.knn_precision_recall`, which in 1-D sorts the points
+boundkit: :func:`simulations.knn.knn_precision_recall`, which in 1-D sorts the points
 (radii from k + 1 sliding windows) and tests coverage with ``searchsorted`` against the
 running maximum of the balls' right ends, O(n log n); with the real radii cached (the
 held-out data do not change between rounds) only the generated set's radii are computed.
@@ -23,7 +23,7 @@ import time
 
 import torch
 
-from simulations.metrics import knn_precision_recall, knn_radii
+from simulations.knn import knn_precision_recall, knn_radii
 
 
 def baseline(real: torch.Tensor, fake: torch.Tensor, k: int = 3, chunk: int = 1024):

@@ -322,7 +322,7 @@ def _log_density_bounds(points: torch.Tensor, h: torch.Tensor, weights: torch.Te
         log_norm = -np.sum(np.log(np.sqrt(2 * np.pi) * hs[r]))
         terms = np.log(w[j]) - 0.5 * dist**2 + log_norm
         near = logsumexp(terms, axis=1)
-        rest = max(float(w.sum()) - 0.0, 0.0) - np.sum(w[j], axis=1)  # weight not among them
+        rest = float(w.sum()) - np.sum(w[j], axis=1)  # the weight not among them
         far = np.log(np.maximum(rest, 1e-300)) - 0.5 * dist[:, -1] ** 2 + log_norm
         idx = torch.as_tensor(rows)
         lower[r, idx] = torch.as_tensor(near)
@@ -338,10 +338,14 @@ def _reach(h: torch.Tensor, step: float, m: int) -> int:
     return int(min(m - 1, math.ceil(8 * float(h.max()) / step) + 1))
 
 
+def _normal(v: torch.Tensor, hh: torch.Tensor) -> torch.Tensor:
+    """N(v; 0, hh²), broadcast."""
+    return torch.exp(-0.5 * (v / hh) ** 2) / (hh * math.sqrt(2 * math.pi))
+
+
 def _gauss(h: torch.Tensor):
     """The Gaussian kernel of std h_r at offsets u: (R, L)."""
-    return lambda u: torch.exp(-0.5 * (u[None] / h[:, None]) ** 2) / (
-        h[:, None] * math.sqrt(2 * math.pi))
+    return lambda u: _normal(u[None], h[:, None])
 
 
 def _gauss_sup(h: torch.Tensor, step: float):
@@ -355,8 +359,7 @@ def _curvature_sup(h: torch.Tensor, step: float):
     hh = h[:, None]
 
     def curv(v):
-        z = v / hh
-        return torch.exp(-0.5 * z * z) / (hh * math.sqrt(2 * math.pi)) * (z * z - 1).abs() / hh**2
+        return _normal(v, hh) * ((v / hh) ** 2 - 1).abs() / hh**2
 
     def kernel(u):
         uu = u[None].expand(h.shape[0], -1)

@@ -25,8 +25,8 @@ import torch
 from simulations import montecarlo
 from simulations.gaussian_exact import triple as _triple
 from simulations.grid import TINY, OnGrid
+from simulations.knn import knn_precision_recall, knn_radii
 from simulations.laws import FFT_COMPONENTS, BatchedMixture
-from simulations.metrics import knn_precision_recall, knn_radii
 
 W2_DRAWS = 500
 KNN_DRAWS = 1000

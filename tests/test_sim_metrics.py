@@ -189,7 +189,7 @@ def _brute_pr(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[float, fl
 @pytest.mark.parametrize("decimals", [None, 1])  # rounding to 0.1 makes many ties
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_knn_precision_recall_1d_sorted_equals_brute_force(seed, decimals):
-    from simulations.metrics import knn_precision_recall, knn_radii
+    from simulations.knn import knn_precision_recall, knn_radii
 
     rng = np.random.default_rng(seed)
     real, fake = rng.normal(0, 1, 700), rng.standard_t(2, 500) * 0.7 + 0.3

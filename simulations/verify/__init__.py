@@ -23,6 +23,7 @@ from simulations.verify.runner import (
     LoopsFailed,
     Runner,
     Scale,
+    clock,
 )
 from simulations.verify.study import Study
 
@@ -145,9 +146,9 @@ class _Meter:
     def loops(self, done: int, total: int) -> None:
         share = (self.k + done / max(total, 1)) / self.total
         elapsed = time.perf_counter() - self.start
-        eta = f", ETA {_clock(elapsed / share - elapsed)}" if share > 0 else ""
+        eta = f", ETA {clock(elapsed / share - elapsed)}" if share > 0 else ""
         self._emit(f"experiment {self.k + 1} of {self.total} ({self.name}): loops "
-                   f"{done}/{total}, elapsed {_clock(elapsed)}{eta}", force=done == total)
+                   f"{done}/{total}, elapsed {clock(elapsed)}{eta}", force=done == total)
 
     def _emit(self, line: str, force: bool = False) -> None:
         now = time.perf_counter()
@@ -155,7 +156,3 @@ class _Meter:
             self.last = now
             self.sink(line)
 
-
-def _clock(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"

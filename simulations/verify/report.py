@@ -14,6 +14,7 @@ from boundkit.errors import InvalidArgument
 from boundkit.latex import escape as _tex
 from simulations.report import save_figure
 from simulations.verify.rules import RULE_TEXT
+from simulations.verify.runner import clock
 
 LOG_X = {"V3", "D1", "P2"}
 CLAIMS = {
@@ -224,7 +225,7 @@ def _markdown(study, verdicts, summary, figures, out, order, timings, wall) -> N
              f"Scale **{sc.name}**: {design}, n = {sc.n}, {sc.rounds} rounds, V3 sizes "
              f"{list(sc.sizes)}, long horizon {sc.long_rounds} rounds, diffusion sizes "
              f"{list(sc.diffusion_sizes)} with R = {sc.diffusion_reps}; "
-             f"{study.runner.loops} loops in {_clock(wall)}; seed {study.seed}. "
+             f"{study.runner.loops} loops in {clock(wall)}; seed {study.seed}. "
              "Generation i is the model of round i (the paper's p_(i+1)).", "",
              "## Summary", "",
              "One row per claim of the paper: the verdict words on each model × data (with "
@@ -277,11 +278,7 @@ def _markdown(study, verdicts, summary, figures, out, order, timings, wall) -> N
               "verdict, statistic, detail), `summary.csv` (every plotted point), "
               "`summary.tex`, `verdicts.tex`, `fits.tex` and `report.tex` (booktabs, "
               "longtable; `pdflatex report.tex`).", "",
-              "Time per experiment: " + ", ".join(f"{k} {_clock(timings[k])}" for k in order),
+              "Time per experiment: " + ", ".join(f"{k} {clock(timings[k])}" for k in order),
               ""]
     (out / "report.md").write_text("\n".join(lines))
 
-
-def _clock(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"

@@ -50,6 +50,12 @@ FULL = Scale("full", reps=200, reps_2d=32, sizes=(100, 200, 400, 800, 1600, 3200
 SCALES = {s.name: s for s in (QUICK, STANDARD, FULL)}
 
 
+def clock(seconds: float) -> str:
+    """Seconds as "42 s" or "3 min 07 s" (progress lines and the report)."""
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
 class LoopsFailed(RuntimeError):
     """Some loops of one batch failed: ``errors`` lists (config, message); the verification
     records them and goes on with the next experiment."""
