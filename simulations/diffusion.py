@@ -30,7 +30,6 @@ optimal stopping time converted to this parameterisation's time unit m².
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
@@ -41,13 +40,27 @@ from boundkit import tau_star
 from boundkit._checks import check_choice, to_float
 from boundkit.errors import InvalidArgument
 from simulations._device import DTYPE, check_counts, make_generator
-from simulations.distributions import Distribution
-from simulations.grid import OnGrid
 from simulations.models import single
+from simulations.pf_ode import (
+    TOL,
+    BatchedPFODE,
+    PFODEDistribution,
+    check_ode,
+    integrate_pf_ode,
+)
+from simulations.rf_exact import KinkTables
 from simulations.streams import Streams
 
-#: Elements of one (R, chunk, m) feature block.
-BLOCK = 2**24
+__all__ = ["OUSDE", "BatchedPFODE", "PFODEDistribution", "RFDiffusionModel",
+           "RandomFeatureScore", "draw_features", "dsm_statistics", "euler_flow",
+           "gradient_flow", "integrate_pf_ode", "round_generator"]
+
+#: Elements of one (R, chunk, m) feature block: 2 MiB, cache-sized (2^24, 128 MiB, was
+#: 4.8–10× slower with the same results: every block went through main memory).
+BLOCK = 2**18
+#: Elements of one (R, chunk, m) feature block of the DSM statistics: large, since each
+#: block updates the (R, m, m) accumulator (near the matmul peak at 2^24).
+DSM_BLOCK = 2**24
 
 
 @dataclass(frozen=True)
@@ -78,10 +91,12 @@ class OUSDE:
         """log N(z; 0, I) over the last axis."""
         return -0.5 * (z * z).sum(-1) - 0.5 * z.shape[-1] * math.log(2 * math.pi)
 
-    def time_grid(self, steps: int, device) -> torch.Tensor:
-        """Geometric grid t0 = t_0 < … < t_K = T (the score is steep near t0)."""
-        return torch.as_tensor(np.geomspace(self.t0, self.T, steps + 1), dtype=DTYPE,
-                               device=device)
+    def time_grid(self, steps: int, device, offset: float = 0.0) -> torch.Tensor:
+        """t0 = t_0 < … < t_K = T geometric in t + ``offset``: geometric (offset 0) where
+        the score is steep near t0 (σ_t → 0), near-uniform for offset ≫ T."""
+        nodes = np.geomspace(self.t0 + offset, self.T + offset, steps + 1) - offset
+        nodes[0], nodes[-1] = self.t0, self.T
+        return torch.as_tensor(nodes, dtype=DTYPE, device=device)
 
 
 def draw_features(m: int, d: int, generator, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -92,17 +107,34 @@ def draw_features(m: int, d: int, generator, device) -> tuple[torch.Tensor, torc
 
 
 class RandomFeatureScore:
-    """s_r(x, t) = (1/m) A_r σ(W x + U e(t)): shared frozen (W, U), A of shape (R, d, m)."""
+    """s_r(x, t) = (1/m) A_r σ(W x + U e(t)): shared frozen (W, U), A of shape (R, d, m).
 
-    def __init__(self, W: torch.Tensor, U: torch.Tensor, A: torch.Tensor, T: float):
+    ``evaluator`` ``"auto"`` evaluates 1-D scores exactly from their sorted kinks
+    (:mod:`simulations.rf_exact`, O(log m) per point) and others by chunked matmuls of
+    ``chunk`` elements; ``"matmul"`` always takes the matmul.
+    """
+
+    def __init__(self, W: torch.Tensor, U: torch.Tensor, A: torch.Tensor, T: float,
+                 evaluator: str = "auto", chunk: int = BLOCK):
         self.W, self.U, self.T = W, U, T
         self.A = A if A.dim() == 3 else A[None]
         self.m = W.shape[0]
+        self.evaluator = check_choice(evaluator, ("auto", "matmul"), "evaluator")
+        self.chunk = chunk
         self.diag = (W[None] * self.A.transpose(1, 2)).sum(-1)  # (R, m): (W A_r)_{jj}
+        self.kinks = (KinkTables(W, U, self.A, T) if evaluator == "auto" and W.shape[1] == 1
+                      else None)
+
+    #: The PF-ODE's time grid is geometric in t + 1 (:meth:`OUSDE.time_grid`): this
+    #: score is bounded near t0 (its time input is t/T), and its error comes from the
+    #: kinks the paths cross, spread over [t0, T] (5× smaller L1 error than a geometric
+    #: grid at the same steps, measured at m = n = 1024).
+    time_offset = 1.0
 
     def select(self, r: int) -> RandomFeatureScore:
         """Replicate r's score (a batch of one)."""
-        return RandomFeatureScore(self.W, self.U, self.A[r:r + 1], self.T)
+        return RandomFeatureScore(self.W, self.U, self.A[r:r + 1], self.T, self.evaluator,
+                                  self.chunk)
 
     def features(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """f(x, t) = σ(W x + U e(t)) / m for x (..., d), t (...): shape (..., m)."""
@@ -110,18 +142,22 @@ class RandomFeatureScore:
         return torch.relu(x @ self.W.T + e @ self.U.T) / self.m
 
     def at_time(self, x: torch.Tensor, t: float, with_divergence: bool):
-        """(s (R, N, d), ∇·s (R, N) or None) at one time t: the ODE's hot loop (chunked)."""
+        """(s (R, N, d), ∇·s (R, N) or None) at one time t: the ODE's hot loop."""
+        if self.kinks is not None:
+            return self.kinks.evaluate(x, t, with_divergence)
         bias = self.U[:, 0] + self.U[:, 1] * (t / self.T)
         reps, count, _ = x.shape
-        chunk = max(1, BLOCK // max(1, reps * self.m))
+        chunk = max(1, self.chunk // max(1, reps * self.m))
         s = torch.empty_like(x)
         div = torch.empty(x.shape[:2], dtype=DTYPE, device=x.device) if with_divergence else None
+        a_t = self.A.transpose(1, 2)
         for start in range(0, count, chunk):
-            pre = x[:, start:start + chunk] @ self.W.T + bias
+            pre = torch.addmm(bias, x[:, start:start + chunk].reshape(-1, x.shape[-1]),
+                              self.W.T).reshape(reps, -1, self.m)
             if with_divergence:
                 div[:, start:start + chunk] = ((pre > 0).to(DTYPE) @ self.diag[..., None])[
                     ..., 0] / self.m
-            s[:, start:start + chunk] = torch.relu_(pre) @ self.A.transpose(1, 2) / self.m
+            s[:, start:start + chunk] = torch.relu_(pre) @ a_t / self.m
         return s, div
 
 
@@ -137,17 +173,18 @@ def dsm_statistics(w: torch.Tensor, u: torch.Tensor, data: torch.Tensor, sde: OU
     std = torch.sqrt(-torch.expm1(-2 * t))
     s_ff = torch.zeros((reps, m, m), dtype=DTYPE, device=data.device)
     s_yf = torch.zeros((reps, d, m), dtype=DTYPE, device=data.device)
-    score = RandomFeatureScore(w, u, torch.zeros((1, d, m), dtype=DTYPE, device=data.device),
-                               sde.T)
-    chunk = max(1, BLOCK // max(1, reps * m))
+    chunk = max(1, DSM_BLOCK // max(1, reps * m))
     for start in range(0, count, chunk):
         sl = slice(start, start + chunk)
         x0 = data[:, torch.arange(start, min(start + chunk, count), device=data.device) % n]
         xt = torch.exp(-t[:, sl])[..., None] * x0 + std[:, sl, None] * z[:, sl]
-        f = score.features(xt, t[:, sl])
-        # weight σ_t², target y = −z/σ_t: λ f fᵀ and λ y fᵀ = −σ_t z fᵀ
-        s_ff += (f * (std[:, sl] ** 2)[..., None]).transpose(1, 2) @ f
-        s_yf += (-(std[:, sl, None] * z[:, sl])).transpose(1, 2) @ f
+        # g = σ_t f(x_t, t), built in place: weight σ_t² and target y = −z/σ_t give
+        # λ f fᵀ = g gᵀ and λ y fᵀ = −z gᵀ
+        g = xt @ w.T
+        g.add_(u[:, 0]).addcmul_((t[:, sl] / sde.T)[..., None], u[:, 1]).relu_()
+        g.mul_((std[:, sl] / m)[..., None])
+        s_ff.baddbmm_(g.transpose(1, 2), g)
+        s_yf.baddbmm_(z[:, sl].transpose(1, 2), g, alpha=-1.0)
     return s_ff / count, s_yf / count
 
 
@@ -176,124 +213,6 @@ def euler_flow(s_ff: torch.Tensor, s_yf: torch.Tensor, tau: float, steps: int) -
     return a
 
 
-def integrate_pf_ode(velocity, x: torch.Tensor, grid: torch.Tensor, forward: bool):
-    """Classic RK4 for dx/dt = v along ``grid`` (reversed unless ``forward``), carrying
-    ∫ div v dt alongside when ``forward``: returns (x at the end, the integral)."""
-    if not forward:
-        grid = grid.flip(0)
-    acc = torch.zeros(x.shape[:-1], dtype=DTYPE, device=x.device)
-    for a, b in itertools.pairwise(grid.tolist()):
-        h = b - a
-        k1, d1 = velocity(x, a, forward)
-        k2, d2 = velocity(x + h / 2 * k1, a + h / 2, forward)
-        k3, d3 = velocity(x + h / 2 * k2, a + h / 2, forward)
-        k4, d4 = velocity(x + h * k3, b, forward)
-        x = x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-        acc = acc + h / 6 * (d1 + 2 * d2 + 2 * d3 + d4)
-    return x, acc
-
-
-class BatchedPFODE:
-    """R fitted diffusion models p_{t0}: sampled and evaluated by the same PF-ODE."""
-
-    def __init__(self, score, sde: OUSDE, steps: int, reference: torch.Tensor,
-                 sampler: str = "ode", width: int = 0, tau: float = 0.0):
-        self.score, self.sde, self.steps = score, sde, steps
-        self.sampler = check_choice(sampler, ("ode", "sde"), "sampler")
-        self.reference = reference  # the training data (R, n, d), for support boxes
-        self.width, self.tau = width, tau
-        self.dim = reference.shape[-1]
-
-    @property
-    def replicates(self) -> int:
-        return self.reference.shape[0]
-
-    def _velocity(self, x, t, with_divergence: bool):
-        s, div = self.score.at_time(x, float(t), with_divergence)
-        return -x - s, (-x.shape[-1] - div) if with_divergence else 0.0
-
-    def _flow(self, x: torch.Tensor, forward: bool):
-        return integrate_pf_ode(self._velocity, x, self.sde.time_grid(self.steps, x.device),
-                                forward)
-
-    def transport(self, z: torch.Tensor, noise=None) -> torch.Tensor:
-        """Prior draws z (R, m, d) to model draws: the PF-ODE, or the reverse SDE
-        dx = [−x − 2 s(x, t)] dt + √2 dW̄ (Euler–Maruyama, ``noise(shape)`` per step).
-
-        The two share their law only when s is the exact score of the forward marginals;
-        for a learned score only the PF-ODE is the law that :meth:`log_prob` evaluates.
-        """
-        if self.sampler == "ode":
-            return self._flow(z, forward=False)[0]
-        grid = self.sde.time_grid(self.steps, z.device).flip(0)
-        x = z
-        for b, a in itertools.pairwise(grid.tolist()):
-            h = b - a
-            s, _ = self.score.at_time(x, b, False)
-            x = x + h * (x + 2 * s) + math.sqrt(2 * h) * noise(x.shape)
-        return x
-
-    def sample(self, streams: Streams, m: int) -> torch.Tensor:
-        """m draws per replicate, shape (R, m, d)."""
-        z = streams.normal(m, self.dim)
-        return self.transport(z, lambda shape: streams.normal(*shape[1:]))
-
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """log p_r(x_rj) for x (R, N, d): log p_T(x_T) + ∫_{t0}^{T} div v dt."""
-        z, integral = self._flow(x, forward=True)
-        return self.sde.prior_logp(z) + integral
-
-    def grid_density(self, grid) -> OnGrid:
-        """Density at the grid's nodes (R, G) from the PF-ODE's log-density."""
-        nodes = grid.nodes[None].expand(self.replicates, -1, -1).contiguous()
-        return OnGrid(torch.exp(self.log_prob(nodes)),
-                      torch.zeros(self.replicates, dtype=DTYPE, device=nodes.device))
-
-    def replicate(self, r: int) -> PFODEDistribution:
-        """Replicate r as a single :class:`PFODEDistribution`."""
-        law = BatchedPFODE(self.score.select(r), self.sde, self.steps,
-                           self.reference[r:r + 1], self.sampler, self.width, self.tau)
-        return PFODEDistribution(law)
-
-
-class PFODEDistribution(Distribution):
-    """One fitted diffusion model as a :class:`~simulations.distributions.Distribution`."""
-
-    def __init__(self, law: BatchedPFODE):
-        self.law = law
-        self.score, self.sde, self.steps = law.score, law.sde, law.steps
-        self.device = law.reference.device
-        self.dim = law.dim
-
-    def sample(self, n, generator):
-        z = self.sde.prior_sampling((1, n, self.dim), generator, self.device)
-        return self.law.transport(z, lambda shape: torch.randn(
-            shape, dtype=DTYPE, device=self.device, generator=generator))[0]
-
-    def log_prob(self, x):
-        x = torch.as_tensor(x, dtype=DTYPE, device=self.device).reshape(1, -1, self.dim)
-        return self.law.log_prob(x)[0]
-
-    def support_box(self, tail=1e-13):
-        """Box from the training data ± 8 standard deviations (an approximation)."""
-        ref = self.law.reference[0]
-        s = ref.std(0).clamp_min(1e-3)
-        return ((ref.min(0).values - 8 * s).cpu().numpy(),
-                (ref.max(0).values + 8 * s).cpu().numpy())
-
-    def _moments(self):
-        xs = self.sample(20_000, make_generator(0, self.device))
-        return xs.mean(0), xs.var(0)
-
-    def mean(self):
-        """Monte Carlo mean from 20,000 PF-ODE samples (seed 0)."""
-        return self._moments()[0]
-
-    def variance(self):
-        """Monte Carlo variance from 20,000 PF-ODE samples (seed 0)."""
-        return self._moments()[1]
-
-
 def round_generator(seed: int, round_: int, device) -> torch.Generator:
     """The generator of a round's shared frozen features: keyed by (model seed, round)."""
     state = np.random.SeedSequence(seed, spawn_key=(1_000_003, round_)).generate_state(1)
@@ -306,23 +225,32 @@ class RFDiffusionModel:
 
     ``width`` (m) or ``width_factor`` (m = width_factor · n); ``tau`` a flow time, None
     for 16 m², or ``"star"`` for m² τ*(n, m) (R7). ``draws`` (t, Z) pairs per point;
-    ``seed`` keys the frozen features of each round; ``T``, ``t0`` the forward process.
+    ``seed`` keys the frozen features of each round; ``T``, ``t0`` the forward process;
+    ``ode_steps`` RK4 steps, None to choose them within ``ode_tol`` (L1,
+    :mod:`simulations.pf_ode`); ``evaluator`` ``"auto"`` (exact kinks in 1-D) or
+    ``"matmul"``.
     """
 
     width: int = 256
     width_factor: float | None = None
     tau: float | str | None = None
     draws: int = 2
-    ode_steps: int = 64
+    ode_steps: int | None = None
+    ode_tol: float = TOL
     seed: int = 0
     T: float = 6.0
     t0: float = 1e-3
     sampler: str = "ode"
+    evaluator: str = "auto"
     name: str = "diffusion-rf"
 
     def __post_init__(self):
-        check_counts(width=self.width, draws=self.draws, ode_steps=self.ode_steps)
+        check_counts(width=self.width, draws=self.draws)
+        steps, tol = check_ode(self.ode_steps, self.ode_tol)
+        object.__setattr__(self, "ode_steps", steps)
+        object.__setattr__(self, "ode_tol", tol)
         check_choice(self.sampler, ("ode", "sde"), "sampler")
+        check_choice(self.evaluator, ("auto", "matmul"), "evaluator")
         if self.width_factor is not None:
             factor = to_float(self.width_factor, "width_factor")
             if not 1e-6 <= factor <= 1e3:
@@ -368,5 +296,7 @@ class RFDiffusionModel:
         w, u = draw_features(m, d, round_generator(self.seed, round_, data.device), data.device)
         s_ff, s_yf = dsm_statistics(w, u, data, self.sde, self.draws, streams)
         tau = self.tau_for(n, m)
-        score = RandomFeatureScore(w, u, gradient_flow(s_ff, s_yf, tau), self.T)
-        return BatchedPFODE(score, self.sde, self.ode_steps, data, self.sampler, m, tau)
+        score = RandomFeatureScore(w, u, gradient_flow(s_ff, s_yf, tau), self.T,
+                                   self.evaluator)
+        return BatchedPFODE(score, self.sde, self.ode_steps, data, self.sampler, m, tau,
+                            self.ode_tol, tau / (m**2 * tau_star(n, m)))

@@ -21,6 +21,7 @@ synchronisation per round moves the round's metrics to the CPU.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -426,10 +427,16 @@ def _law_for_later(ctx: _Context, law, sampling_law, f: OnGrid | None, metrics: 
 
 
 def _extra(law) -> dict:
-    """Per-round facts of diffusion fits: the width m and training time τ actually used."""
-    if hasattr(law, "width") and getattr(law, "width", 0):
-        return {"width": float(law.width), "tau": float(law.tau)}
-    return {}
+    """Per-round facts of diffusion fits: the width m, the training time τ (and τ/τ*(n, m)
+    for random features), the PF-ODE's RK4 steps and their L1 error estimate."""
+    if not getattr(law, "width", 0):
+        return {}
+    steps = law.resolve_steps()
+    facts = {"width": float(law.width), "tau": float(law.tau), "ode_steps": float(steps),
+             "ode_error": float(law.ode_error)}
+    if math.isfinite(law.tau_ratio):
+        facts["tau_ratio"] = float(law.tau_ratio)
+    return {k: v for k, v in facts.items() if math.isfinite(v)}
 
 
 def _in_chunks(config: LoopConfig, chunk: int, progress) -> pd.DataFrame:

@@ -22,6 +22,7 @@ from boundkit.errors import InvalidArgument
 from simulations._device import DTYPE, check_counts
 from simulations.diffusion import OUSDE, BatchedPFODE, PFODEDistribution
 from simulations.models import single
+from simulations.pf_ode import TOL, check_ode
 from simulations.streams import Streams
 
 
@@ -85,7 +86,8 @@ class MLPDiffusionModel:
     steps: int = 1500
     batch: int = 256
     lr: float = 3e-3
-    ode_steps: int = 64
+    ode_steps: int | None = None
+    ode_tol: float = TOL
     seed: int = 0
     T: float = 6.0
     t0: float = 1e-3
@@ -96,8 +98,10 @@ class MLPDiffusionModel:
         if isinstance(self.depth, bool) or self.depth not in (2, 3, 4):
             raise InvalidArgument(f"depth must be 2, 3 or 4; got {self.depth!r}.",
                                   argument="depth")
-        check_counts(width=self.width, steps=self.steps, batch=self.batch,
-                     ode_steps=self.ode_steps)
+        check_counts(width=self.width, steps=self.steps, batch=self.batch)
+        steps, tol = check_ode(self.ode_steps, self.ode_tol)
+        object.__setattr__(self, "ode_steps", steps)
+        object.__setattr__(self, "ode_tol", tol)
         check_choice(self.sampler, ("ode", "sde"), "sampler")
         lr = to_float(self.lr, "lr")
         if not 0 < lr <= 10:
@@ -133,4 +137,4 @@ class MLPDiffusionModel:
         for p in score.parameters():
             p.requires_grad_(False)
         return BatchedPFODE(score, sde, self.ode_steps, data, self.sampler, self.width,
-                            float(self.steps))
+                            float(self.steps), self.ode_tol)

@@ -19,6 +19,7 @@ from simulations.diffusion import (
     euler_flow,
     gradient_flow,
 )
+from simulations.grid import Grid
 from simulations.streams import Streams
 
 CPU = torch.device("cpu")
@@ -168,3 +169,114 @@ def test_model_bad_input():
     with pytest.raises(InvalidArgument, match="tau must be > 0"):
         gradient_flow(torch.eye(2, dtype=torch.float64), torch.ones((1, 2), dtype=torch.float64),
                       0.0)
+
+
+# -- issue 18: the exact 1-D evaluator, the step search, intervals against an exact score --
+
+
+def test_kink_evaluation_equals_the_matmul_score_and_divergence():
+    # the same sums in another order: s and ∇·s agree to round-off at every time,
+    # including points beyond every kink and replicates with their own A
+    gen = make_generator(4, CPU)
+    w, u = draw_features(257, 1, gen, CPU)
+    a = torch.randn((3, 1, 257), dtype=torch.float64, generator=gen)
+    fast = RandomFeatureScore(w, u, a, 6.0)
+    slow = RandomFeatureScore(w, u, a, 6.0, evaluator="matmul")
+    assert fast.kinks is not None and slow.kinks is None
+    x = torch.cat([torch.randn((3, 400, 1), dtype=torch.float64, generator=gen) * 3,
+                   torch.tensor([-1e3, 1e3, 0.0], dtype=torch.float64).expand(3, 3)[..., None]],
+                  1)
+    for t in (1e-3, 0.37, 2.0, 6.0):
+        s1, d1 = fast.at_time(x, t, True)
+        s2, d2 = slow.at_time(x, t, True)
+        scale = float(s2.abs().max())
+        assert float((s1 - s2).abs().max()) <= 1e-13 * scale
+        assert float((d1 - d2).abs().max()) <= 1e-13 * float(d2.abs().max())
+        assert fast.at_time(x, t, False)[1] is None
+
+
+@pytest.fixture(scope="module")
+def rf_law():
+    p0 = make_distribution("gaussian")
+    streams = Streams(8, 2)
+    law = RFDiffusionModel(width=256, tau="star").fit_batched(streams.sample(p0, 256), streams)
+    grid = Grid.around(*p0.support_box(), 1025, CPU)
+    return law, grid
+
+
+def test_steps_are_chosen_within_the_tolerance_and_the_estimate_is_honest(rf_law):
+    law, grid = rf_law
+    law.steps_used = None
+    dens = law.grid_density(grid)
+    k = law.steps_used
+    assert law.ode_error <= law.tol and k & (k - 1) == 0 and 16 <= k <= 1024
+    # the estimate (|p_K − p_{K/2}| in L1) against a far finer solution (K = 4096): the
+    # kinks make RK4 first order here, so p_K's error is about the estimate itself;
+    # 1.5x allows for the reference's own error (≈ estimate / 8) and the random signs
+    nodes = grid.nodes[None].expand(2, -1, -1).contiguous()
+    ref = torch.exp(law._log_prob(nodes, 4096))
+    truth_gap = grid.integrate((dens.values - ref).abs())[0]
+    assert torch.all(truth_gap <= 1.5 * law.ode_error)
+    # the grid density carries the estimate: |p_K − p_{K/2}| per node, its integral
+    torch.testing.assert_close(dens.l1_error, grid.integrate(dens.abs_error)[0])
+    assert torch.all(dens.abs_error >= 0) and torch.all(dens.log_lo <= torch.log(dens.values))
+    # a fixed step count keeps its count and still reports the error of K against K/2
+    fixed = RFDiffusionModel(width=256, tau="star", ode_steps=64)
+    assert fixed.ode_steps == 64
+
+
+class GaussianScore:
+    """The exact score of the OU marginals of N(0, v): p_t = N(0, v_t)."""
+
+    def __init__(self, v):
+        self.v = v
+
+    def var(self, t):
+        return math.exp(-2 * t) * self.v + 1 - math.exp(-2 * t)
+
+    def at_time(self, x, t, with_divergence):
+        vt = self.var(t)
+        div = torch.full(x.shape[:2], -x.shape[-1] / vt, dtype=torch.float64)
+        return -x / vt, (div if with_divergence else None)
+
+
+@pytest.mark.parametrize("v", [1.0, 0.01])
+def test_tv_and_kl_intervals_hold_against_the_exact_gaussian_score(v):
+    # with the exact score the PF-ODE maps the prior N(0, 1) at T linearly onto
+    # N(0, v_t0 / v_T): a known law. Its grid density (steps chosen by the estimate)
+    # must give TV and KL intervals that hold the exact values against N(0.2, 1.1²)
+    from scipy.integrate import quad
+    from scipy.stats import norm
+
+    from simulations.diffusion import BatchedPFODE
+    from simulations.grid import OnGrid
+
+    sde = OUSDE()
+    score = GaussianScore(v)
+    sd = math.sqrt(score.var(sde.t0) / score.var(sde.T))
+    law = BatchedPFODE(score, sde, None, torch.zeros((1, 2, 1), dtype=torch.float64))
+    grid = Grid(-8.0, 8.0, 2049, CPU)
+    dens = law.grid_density(grid)
+    assert law.ode_error <= law.tol
+    other = norm(0.2, 1.1)
+    q = OnGrid(torch.as_tensor(other.pdf(grid.nodes[:, 0].numpy()))[None],
+               torch.zeros(1, dtype=torch.float64))
+    model = norm(0.0, sd)
+    tv_true = 0.5 * quad(lambda x: abs(model.pdf(x) - other.pdf(x)), -12, 12, points=[0.0],
+                         limit=400)[0]
+    _, lo, hi = grid.tv(dens, q)
+    assert float(lo[0]) <= tv_true <= float(hi[0])
+    assert float(hi[0] - lo[0]) <= 2e-3
+    kl_true = quad(lambda x: other.pdf(x) * (other.logpdf(x) - model.logpdf(x)), -12, 12,
+                   limit=400)[0]
+    _, lo, hi = grid.kl(q, dens)
+    assert float(lo[0]) <= kl_true <= float(hi[0])
+
+
+def test_ode_settings_are_refused_before_any_work():
+    with pytest.raises(InvalidArgument, match="ode_tol must lie in"):
+        RFDiffusionModel(ode_tol=0)
+    with pytest.raises(InvalidArgument, match="ode_steps must be"):
+        RFDiffusionModel(ode_steps=0)
+    with pytest.raises(InvalidArgument, match="evaluator='fast' is not known"):
+        RFDiffusionModel(evaluator="fast")
