@@ -36,3 +36,5 @@ bench: install
 	$(PY) benchmarks/bench_proofs.py
 	$(PY) benchmarks/bench_engine.py
 	$(PY) benchmarks/bench_sweep.py
+	$(PY) benchmarks/bench_knn.py
+	$(PY) benchmarks/bench_diffusion.py

@@ -63,8 +63,8 @@ __all__ = [
 #: Submodules reachable as attributes (``simulations.report``), imported on first use.
 SUBMODULES = ("batched", "cli", "config", "datasets", "diffusion", "distributions", "engine",
               "gmm", "grid", "laws", "loop", "measure", "metrics", "models", "montecarlo",
-              "quadrature", "registry", "report", "sampling", "score_mlp", "store", "streams",
-              "sweeps", "verify")
+              "pf_ode", "quadrature", "registry", "rf_exact", "report", "sampling", "score_mlp",
+              "store", "streams", "sweeps", "verify")
 
 
 def __getattr__(name: str):

@@ -69,6 +69,8 @@ def estimate_bytes(config: LoopConfig, dim: int | None = None) -> int:
     width = int(params.get("width", 0)) if config.model == "diffusion-rf" else 0
     if config.model == "diffusion-rf" and params.get("width_factor") is not None:
         width = round(float(params["width_factor"]) * n_max)
+        if params.get("max_width") is not None:
+            width = min(width, int(params["max_width"]))
     rf = 8 * reps * 4 * width * width
     frame = 200 * 14 * config.rounds * reps
     return int(FIXED_BYTES + reps * per_rep + mc + rf + frame + 8 * reps * HOLDOUT * dim)

@@ -223,7 +223,8 @@ def round_generator(seed: int, round_: int, device) -> torch.Generator:
 class RFDiffusionModel:
     """The paper's random-feature score, fitted by the exact gradient flow (module docstring).
 
-    ``width`` (m) or ``width_factor`` (m = width_factor · n); ``tau`` a flow time, None
+    ``width`` (m) or ``width_factor`` (m = width_factor · n, at most ``max_width`` if
+    given: the eigendecomposition costs m³); ``tau`` a flow time, None
     for 16 m², or ``"star"`` for m² τ*(n, m) (R7). ``draws`` (t, Z) pairs per point;
     ``seed`` keys the frozen features of each round; ``T``, ``t0`` the forward process;
     ``ode_steps`` RK4 steps, None to choose them within ``ode_tol`` (L1,
@@ -233,6 +234,7 @@ class RFDiffusionModel:
 
     width: int = 256
     width_factor: float | None = None
+    max_width: int | None = None
     tau: float | str | None = None
     draws: int = 2
     ode_steps: int | None = None
@@ -246,6 +248,8 @@ class RFDiffusionModel:
 
     def __post_init__(self):
         check_counts(width=self.width, draws=self.draws)
+        if self.max_width is not None:
+            check_counts(max_width=self.max_width)
         steps, tol = check_ode(self.ode_steps, self.ode_tol)
         object.__setattr__(self, "ode_steps", steps)
         object.__setattr__(self, "ode_tol", tol)
@@ -276,7 +280,8 @@ class RFDiffusionModel:
         """m for a round of n points."""
         if self.width_factor is None:
             return self.width
-        return max(8, round(self.width_factor * n))
+        m = max(8, round(self.width_factor * n))
+        return m if self.max_width is None else min(m, self.max_width)
 
     def tau_for(self, n: int, m: int) -> float:
         """The flow time for a round of n points and width m."""

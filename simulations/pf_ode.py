@@ -109,7 +109,13 @@ class BatchedPFODE:
 
     def _log_prob(self, x: torch.Tensor, steps: int) -> torch.Tensor:
         z, integral = self._flow(x, True, steps)
-        return self.sde.prior_logp(z) + integral
+        out = self.sde.prior_logp(z) + integral
+        if not bool(torch.isfinite(out).all()):
+            raise InvalidArgument(f"the PF-ODE's log-density is not finite at {steps} RK4 "
+                                  f"steps: the fitted score drives paths out of float64's "
+                                  f"range (an untrained or diverged score). Train longer "
+                                  f"(more steps) or use fewer rounds.", argument="model")
+        return out
 
     def _search(self, x: torch.Tensor, l1) -> tuple[torch.Tensor, torch.Tensor]:
         """Double K until ``l1(log p_K, log p_{K/2})`` (R,) ≤ tol: (log p_K, log p_{K/2})."""

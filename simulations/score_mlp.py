@@ -119,11 +119,22 @@ class MLPDiffusionModel:
 
     def fit_batched(self, data: torch.Tensor, streams: Streams, round_: int = 0) -> BatchedPFODE:
         """R MLP scores trained on data (R, n, d) at once."""
-        reps, n, d = data.shape
+        reps, _, d = data.shape
         sde = self.sde
         score = MLPScore(MLPScore.init(d, self.width, self.depth, streams), sde)
         opt = torch.optim.Adam(score.parameters(), lr=self.lr)
         rows = torch.arange(reps, device=data.device)[:, None]
+        with torch.enable_grad():  # training needs gradients whatever the caller's mode
+            self._train(score, opt, data, rows, streams)
+        for p in score.parameters():
+            p.requires_grad_(False)
+        return BatchedPFODE(score, sde, self.ode_steps, data, self.sampler, self.width,
+                            float(self.steps), self.ode_tol)
+
+    def _train(self, score: MLPScore, opt, data: torch.Tensor, rows, streams: Streams) -> None:
+        """Adam on the σ_t²-weighted DSM loss, ``steps`` minibatches per replicate."""
+        n, d = data.shape[1], data.shape[2]
+        sde = score.sde
         for _ in range(self.steps):
             x0 = data[rows, streams.integers(n, self.batch)]
             t = sde.t0 + (sde.T - sde.t0) * streams.uniform(self.batch)
@@ -134,7 +145,3 @@ class MLPDiffusionModel:
             opt.zero_grad()
             loss.backward()
             opt.step()
-        for p in score.parameters():
-            p.requires_grad_(False)
-        return BatchedPFODE(score, sde, self.ode_steps, data, self.sampler, self.width,
-                            float(self.steps), self.ode_tol)

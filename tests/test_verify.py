@@ -23,7 +23,8 @@ from simulations.verify.rules import (
 )
 
 TINY = Scale("tiny", reps=6, reps_2d=2, sizes=(100, 200, 400), n=100, rounds=3, long_rounds=4,
-             diffusion_sizes=(32, 64, 128), diffusion_reps=2, mlp_steps=20)
+             diffusion_sizes=(32, 64, 128), diffusion_reps=2, mlp_steps=20,
+             diffusion_models=())
 KEYS = {"claim", "kind", "model", "data", "verdict", "statistic", "detail", "setting",
         "schedule", "convention", "scale", "replicates", "replicates_needed"}
 
@@ -272,7 +273,8 @@ def test_replicates_for_is_the_normal_power_formula():
 def test_the_design_runs_a_final_stage_at_the_replicates_its_verdicts_need(tmp_path):
     designed = Scale("tiny-design", reps=6, reps_2d=2, sizes=(100, 200, 400), n=100,
                      rounds=3, long_rounds=4, diffusion_sizes=(32, 64, 128),
-                     diffusion_reps=2, mlp_steps=20, max_reps=40, max_reps_2d=4)
+                     diffusion_reps=2, mlp_steps=20, max_reps=40, max_reps_2d=4,
+                     diffusion_models=())
     lines = []
     verdicts = verify(["P4"], out=tmp_path, scale=designed, seed=3, progress=lines.append)
     p4 = [v for v in verdicts if v.claim == "P4"]
@@ -338,3 +340,43 @@ def test_snapshot_refreshes_a_docs_page_from_a_report(tiny_report, tmp_path):
     assert text.count("| **") == len(verdicts)  # every verdict and check row
     assert (tmp_path / "page" / "fig_V3.png").stat().st_size > 0
     assert "](page/fig_V3.png)" in text
+
+
+DIFFUSION_TINY = Scale("tiny-diffusion", reps=3, reps_2d=2, sizes=(100, 200, 400), n=100,
+                       rounds=3, long_rounds=4, diffusion_sizes=(32, 64, 128, 256),
+                       diffusion_reps=3, mlp_steps=20, diffusion_cap=2,
+                       diffusion_long_rounds=3, ode_tol=1e-2)
+
+
+def test_diffusion_joins_the_experiments_and_states_its_regime(tmp_path):
+    # issue 18: random-feature diffusion (m = n, tau = tau*) in V3, V4/V5/P3/P5, P2 (both
+    # conventions) and D1, each verdict with its width, flow time, RK4 steps and their
+    # error (the MLP and the other experiments run in verify --quick: too slow here)
+    scale = Scale(**{**DIFFUSION_TINY.__dict__, "diffusion_models": ("diffusion-rf",)})
+    verdicts = verify(["V4", "P2", "D1"], out=tmp_path, scale=scale, seed=5)
+    got = {(v.claim, v.kind, v.model, v.data, v.convention) for v in verdicts}
+    model = "diffusion-rf"
+    for data in ("gaussian", "unequal"):
+        for claim, kind in (("V4", "bound"), ("V5", "prediction"), ("P3", "shape"),
+                            ("P5", "shape")):
+            assert any(g[:4] == (claim, kind, model, data) for g in got), (claim, data)
+    for conv in ("scaled", "fixed-real"):
+        assert ("P2", "bound", model, "gaussian", conv) in got
+        assert ("P2", "shape", model, "gaussian", conv) in got
+    d1 = [v for v in verdicts if v.claim == "D1"]
+    assert len(d1) == 3  # the rate and the U-shape at two sizes
+    assert "E3 (r = 1/5" in d1[0].detail and "follows" in d1[0].detail
+    assert {v.setting for v in d1[1:]} == {"KL against tau at n = m = 64",
+                                           "KL against tau at n = m = 128"}
+    for v in verdicts:
+        if v.model == model and v.claim != "C1" and v.verdict != "not applicable":
+            assert "regime: width m = " in v.detail and "RK4 steps" in v.detail, v
+            assert "ODE L1 error <= " in v.detail
+            if "KL against tau" not in v.setting:
+                assert "tau/tau* = 1," in v.detail, v.detail
+            else:  # the U-shape's own batch: its five flow times, at one width
+                assert "tau/tau* = 0.0625–16," in v.detail
+                assert ("width m = 64," in v.detail) != ("width m = 128," in v.detail)
+    # the diffusion loops passed C1 with the solver's error inside their intervals
+    c1 = [v for v in verdicts if v.claim == "C1" and v.model == model]
+    assert len(c1) == 2 and all(v.verdict == "passed" for v in c1)

@@ -41,8 +41,9 @@ EXPERIMENTS = {
     "C1": claims.c1,
 }
 ALIASES = {"V5": "V4", "P5": "V4"}
-#: Experiments whose replicates the design does not scale (diffusion: the scale's
-#: diffusion_reps, until issue 18 makes it fast; C1 reads the others' loops).
+#: Experiments whose replicates the design does not scale (D1 and the MLP check run the
+#: scale's diffusion_reps; C1 reads the others' loops). Diffusion loops in the other
+#: experiments follow the design up to the scale's diffusion_cap.
 FIXED_REPLICATES = ("C1", "MLP", "D1")
 
 __all__ = ["EXPERIMENTS", "FULL", "QUICK", "RULE_TEXT", "SCALES", "STANDARD", "LoopsFailed",
@@ -99,6 +100,7 @@ def _run_designed(study: Study, name: str, meter) -> None:
     its verdicts need; failed loops recorded."""
     marks = (len(study.verdicts), len(study.summaries), len(study.c1))
     study.factor = 1.0
+    study.regimes = {}
     if not _attempt(study, name):
         return
     if not study.scale.design or name in FIXED_REPLICATES:
@@ -114,6 +116,7 @@ def _run_designed(study: Study, name: str, meter) -> None:
         study.fits.clear(), study.fit_values.clear(), study.cals.clear()
     study.factor = factor
     meter.stage(name, study.reps())
+    study.regimes = {}
     _attempt(study, name)
     study.factor = 1.0
 

@@ -51,7 +51,8 @@ def write_report(study, out: Path, order: list[str], timings: dict, wall: float)
     sc = study.scale
     doc = {"schema_version": SCHEMA_VERSION, "scale": sc.name, "seed": study.seed,
            "replicates": {"pilot": sc.reps, "pilot_2d": sc.reps_2d, "cap": sc.max_reps,
-                          "cap_2d": sc.max_reps_2d, "diffusion": sc.diffusion_reps},
+                          "cap_2d": sc.max_reps_2d, "diffusion": sc.diffusion_reps,
+                          "diffusion_cap": sc.diffusion_cap},
            "wall_s": round(wall, 1), "loops": study.runner.loops,
            "failures": [{"experiment": e, "error": m} for e, m in study.failures],
            "verdicts": verdicts}
@@ -120,7 +121,8 @@ def experiment_figure(summary: pd.DataFrame, group: str) -> Figure:
         if group in LOG_X and (p.x > 0).all():
             ax.set_xscale("log")
         ax.set_title(f"{exp}: {model}, {data}", fontsize=8)
-        ax.set_xlabel(XLABEL.get(exp, XLABEL.get(group, "x")), fontsize=7)
+        ax.set_xlabel(XLABEL.get(exp, XLABEL.get(" ".join(exp.split()[:2]),
+                                                 XLABEL.get(group, "x"))), fontsize=7)
         ax.set_ylabel(quantity, fontsize=7)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=6)
@@ -223,8 +225,11 @@ def _markdown(study, verdicts, summary, figures, out, order, timings, wall) -> N
               f"R = {sc.reps} replicates (2-D: {sc.reps_2d})")
     lines = ["# boundkit verify: the paper's claims on trained loops", "",
              f"Scale **{sc.name}**: {design}, n = {sc.n}, {sc.rounds} rounds, V3 sizes "
-             f"{list(sc.sizes)}, long horizon {sc.long_rounds} rounds, diffusion sizes "
-             f"{list(sc.diffusion_sizes)} with R = {sc.diffusion_reps}; "
+             f"{list(sc.sizes)}, long horizon {sc.long_rounds} rounds; diffusion models "
+             f"{', '.join(sc.diffusion_models) or 'none'} in every experiment on the 1-D data "
+             f"(R ≤ {sc.diffusion_cap}, long horizon {sc.diffusion_long_rounds} rounds; each "
+             f"diffusion verdict states its regime: width, τ/τ*, RK4 steps and their L1 "
+             f"error), D1 sizes {list(sc.diffusion_sizes)} with R = {sc.diffusion_reps}; "
              f"{study.runner.loops} loops in {clock(wall)}; seed {study.seed}. "
              "Generation i is the model of round i (the paper's p_(i+1)).", "",
              "## Summary", "",

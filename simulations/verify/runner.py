@@ -28,6 +28,13 @@ class Scale:
     mlp_steps: int
     max_reps: int = 0      # the design's cap on 1-D replicates (0: no final stage)
     max_reps_2d: int = 0   # and on 2-D replicates
+    #: diffusion models that join every experiment (1-D data), their replicate cap and
+    #: the long horizon's rounds for them
+    diffusion_models: tuple = ("diffusion-rf", "diffusion-mlp")
+    diffusion_cap: int = 4
+    diffusion_long_rounds: int = 20
+    #: the PF-ODE's L1 tolerance (simulations.pf_ode): its error widens every interval
+    ode_tol: float = 2e-4
 
     @property
     def design(self) -> bool:
@@ -36,17 +43,21 @@ class Scale:
 
 
 QUICK = Scale("quick", reps=24, reps_2d=4, sizes=(100, 200, 400, 800, 1600), n=200, rounds=8,
-              long_rounds=100, diffusion_sizes=(64, 128, 256), diffusion_reps=3, mlp_steps=300)
-#: Quick's sizes with replicates sized by the design (pilot 24, cap 400; 2-D 8, cap 48),
-#: D1 on five sizes with 10 replicates; about 20 minutes on 2 cores.
+              long_rounds=100, diffusion_sizes=(64, 128, 256), diffusion_reps=3, mlp_steps=300,
+              ode_tol=1e-3)
+#: Quick's sizes with replicates sized by the design (pilot 24, cap 400; 2-D 8, cap 48;
+#: diffusion loops up to 16), D1 on seven sizes to n = m = 4,096 with 20 replicates.
 STANDARD = Scale("standard", reps=24, reps_2d=8, sizes=(100, 200, 400, 800, 1600), n=200,
-                 rounds=8, long_rounds=100, diffusion_sizes=(64, 128, 256, 512, 1024),
-                 diffusion_reps=10, mlp_steps=600, max_reps=400, max_reps_2d=48)
+                 rounds=8, long_rounds=100,
+                 diffusion_sizes=(64, 128, 256, 512, 1024, 2048, 4096), diffusion_reps=20,
+                 mlp_steps=600, max_reps=400, max_reps_2d=48, diffusion_cap=16,
+                 diffusion_long_rounds=30)
 #: The paper-scale run: fixed replicates (no final stage: at 200 replicates a second stage
 #: would triple its hour on 2 cores); its verdicts still state the R they need.
 FULL = Scale("full", reps=200, reps_2d=32, sizes=(100, 200, 400, 800, 1600, 3200, 6400),
-             n=200, rounds=20, long_rounds=200, diffusion_sizes=(128, 256, 512, 1024, 2048),
-             diffusion_reps=8, mlp_steps=1500)
+             n=200, rounds=20, long_rounds=200,
+             diffusion_sizes=(128, 256, 512, 1024, 2048, 4096), diffusion_reps=16,
+             mlp_steps=1500, diffusion_cap=16, diffusion_long_rounds=50)
 SCALES = {s.name: s for s in (QUICK, STANDARD, FULL)}
 
 

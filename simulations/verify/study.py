@@ -12,14 +12,34 @@ from simulations.verify.runner import Runner
 
 #: The models confronted with the bounds, with their parameters.
 MODELS = {"gaussian-mle": {}, "kde": {"bandwidth": "silverman"}}
-#: The data sets (1-D Gaussian, 1-D unequal mixture, 2-D ring of 8).
+#: Diffusion models (joined per scale): the paper's random-feature score at m = n (at most
+#: 1,024: P2's large λ would ask for m³ eigendecompositions of 10^4; D1 goes to 4,096
+#: without the cap) and R7's stopping time τ*(n, m) (E2/E3), and an MLP score (Adam steps
+#: from the scale).
+DIFFUSION = {"diffusion-rf": {"width_factor": 1.0, "tau": "star", "max_width": 1024},
+             "diffusion-mlp": {}}
+#: The data sets (1-D Gaussian, 1-D unequal mixture, 2-D ring of 8); diffusion runs the
+#: 1-D ones (its exact 1-D score evaluation; the MLP's divergence is one pass per axis).
 DATA = ("gaussian", "unequal", "ring8")
+DIFFUSION_DATA = ("gaussian", "unequal")
 DIM = {"gaussian": 1, "unequal": 1, "ring8": 2}
+#: Grid nodes of diffusion loops (each node is a PF-ODE path).
+DIFFUSION_GRID = 1025
 
 
-def theory_rate(model: str, dim: int) -> float:
-    """The model's TV rate: MLE 1/2 (E5), Gaussian-kernel KDE s/(2s+d) with s = 2 (E4)."""
-    return 0.5 if model == "gaussian-mle" else 2 / (4 + dim)
+def theory_rate(model: str, dim: int) -> float | None:
+    """The model's TV rate: MLE 1/2 (E5), Gaussian-kernel KDE s/(2s+d) with s = 2 (E4),
+    random-feature diffusion at m = n, τ = τ* E3's 1/5 (E2's 1/4 in D1); None for the MLP
+    score (no rate is claimed for it)."""
+    if model == "gaussian-mle":
+        return 0.5
+    if model == "kde":
+        return 2 / (4 + dim)
+    return 0.2 if model == "diffusion-rf" else None
+
+
+def is_diffusion(model: str) -> bool:
+    return model in DIFFUSION
 
 
 class Study:
@@ -37,35 +57,81 @@ class Study:
         self.notes: dict[str, str] = {}
         self.factor = 1.0  # replicates × this in the design's final stage (see reps())
         self.failures: list[tuple[str, str]] = []  # (experiment, what failed)
+        self.regimes: dict[tuple, list[pd.DataFrame]] = {}  # diffusion facts per (model, data)
+
+    def models(self) -> list[str]:
+        """MLE, KDE and the scale's diffusion models."""
+        return [*MODELS, *self.scale.diffusion_models]
+
+    def data_for(self, model: str) -> tuple:
+        return DIFFUSION_DATA if is_diffusion(model) else DATA
 
     # -- loops -----------------------------------------------------------------------------
 
-    def reps(self, dim: int = 1) -> int:
+    def reps(self, dim: int = 1, model: str | None = None) -> int:
         """Replicates of this stage: the scale's (the pilot) times the design's factor,
-        capped by the scale's budget."""
+        capped by the scale's budget (diffusion: by ``diffusion_cap`` as well)."""
         base, cap = ((self.scale.reps, self.scale.max_reps) if dim == 1 else
                      (self.scale.reps_2d, self.scale.max_reps_2d))
-        return int(min(max(base, np.ceil(base * self.factor)), max(cap, base)))
+        reps = int(min(max(base, np.ceil(base * self.factor)), max(cap, base)))
+        return min(reps, self.scale.diffusion_cap) if model and is_diffusion(model) else reps
+
+    def params(self, model: str) -> dict:
+        """The model's parameters at this scale (diffusion: the scale's ODE tolerance)."""
+        if model == "diffusion-mlp":
+            return {"steps": self.scale.mlp_steps, "ode_tol": self.scale.ode_tol}
+        if model in DIFFUSION:
+            return {**DIFFUSION[model], "ode_tol": self.scale.ode_tol}
+        return dict(MODELS.get(model, {}))
 
     def config(self, model: str, data: str, **kw) -> LoopConfig:
-        reps = self.reps(DIM.get(data, 1))
-        params = {"model": model, "model_params": MODELS.get(model, {}), "data": data,
+        reps = self.reps(DIM.get(data, 1), model)
+        params = {"model": model, "model_params": self.params(model), "data": data,
                   "n": self.scale.n, "rounds": self.scale.rounds, "replicates": reps,
                   "seed": self.seed}
+        if is_diffusion(model):
+            params["grid_points"] = DIFFUSION_GRID
         params.update(kw)
         return LoopConfig(**params)
 
     def loops(self, configs: list[LoopConfig]) -> list[pd.DataFrame]:
         frames = self.runner.run(configs)
+        batch: dict[tuple, list[pd.DataFrame]] = {}
         for c, f in zip(configs, frames, strict=True):
             self.c1.append((c.model, c.data, f))
+            if is_diffusion(c.model):
+                batch.setdefault((c.model, c.data), []).append(f)
+        self.regimes.update(batch)  # a verdict states the regime of its latest batch
         return frames
+
+    def regime(self, model: str, data: str) -> str:
+        """The diffusion regime of the latest batch of loops of (model, data): the width m,
+        τ/τ*(n, m) (random features) or the Adam steps (MLP), the RK4 steps and the
+        largest L1 error estimate those steps leave (docs/verify.md)."""
+        frames = self.regimes.get((model, data), [])
+        if not frames:
+            return ""
+        facts = pd.concat([f[f.metric.isin(["width", "tau", "tau_ratio", "ode_steps",
+                                            "ode_error"])] for f in frames])
+        get = facts.groupby("metric")["value"]
+        lo, hi = get.min(), get.max()
+
+        def span(name, fmt="{:.0f}"):
+            a, b = fmt.format(lo[name]), fmt.format(hi[name])
+            return a if a == b else f"{a}–{b}"
+
+        flow = (f"tau/tau* = {span('tau_ratio', '{:.3g}')}" if "tau_ratio" in lo
+                else f"Adam steps {span('tau')}")
+        return (f"; regime: width m = {span('width')}, {flow}, RK4 steps "
+                f"{span('ode_steps')}, ODE L1 error <= {hi['ode_error']:.2g}")
 
     def verdict(self, claim, kind, model, data, verdict, statistic, detail, *,
                 setting: str = "", schedule: str | None = None,
                 convention: str | None = None, replicates: int | None = None) -> None:
         """Add a verdict; ``verdict`` may carry ``needs`` (a rules.Decision)."""
         needs = getattr(verdict, "needs", None)
+        if is_diffusion(model):
+            detail += self.regime(model, data)
         if (verdict == "inconclusive" and needs is not None and replicates is not None
                 and needs > replicates):
             detail += f"; inconclusive at R = {replicates}: needs R ≈ {needs:,}"
