@@ -221,23 +221,11 @@ def test_steps_are_chosen_within_the_tolerance_and_the_estimate_is_honest(rf_law
     torch.testing.assert_close(dens.l1_error, grid.integrate(dens.abs_error)[0])
     assert torch.all(dens.abs_error >= 0) and torch.all(dens.log_lo <= torch.log(dens.values))
     # a fixed step count keeps its count and still reports the error of K against K/2
-    fixed = RFDiffusionModel(width=256, tau="star", ode_steps=64)
-    assert fixed.ode_steps == 64
-
-
-class GaussianScore:
-    """The exact score of the OU marginals of N(0, v): p_t = N(0, v_t)."""
-
-    def __init__(self, v):
-        self.v = v
-
-    def var(self, t):
-        return math.exp(-2 * t) * self.v + 1 - math.exp(-2 * t)
-
-    def at_time(self, x, t, with_divergence):
-        vt = self.var(t)
-        div = torch.full(x.shape[:2], -x.shape[-1] / vt, dtype=torch.float64)
-        return -x / vt, (div if with_divergence else None)
+    law.steps_used = 64
+    fixed = law.grid_density(grid)
+    assert law.steps_used == 64
+    p64, p32 = law._log_prob(nodes, 64), law._log_prob(nodes, 32)
+    torch.testing.assert_close(fixed.abs_error, torch.exp(p64) * torch.expm1((p64 - p32).abs()))
 
 
 @pytest.mark.parametrize("v", [1.0, 0.01])
@@ -247,12 +235,13 @@ def test_tv_and_kl_intervals_hold_against_the_exact_gaussian_score(v):
     # must give TV and KL intervals that hold the exact values against N(0.2, 1.1²)
     from scipy.integrate import quad
     from scipy.stats import norm
+    from test_sim_mlp import ExactGaussianScore
 
     from simulations.diffusion import BatchedPFODE
     from simulations.grid import OnGrid
 
     sde = OUSDE()
-    score = GaussianScore(v)
+    score = ExactGaussianScore(v)
     sd = math.sqrt(score.var(sde.t0) / score.var(sde.T))
     law = BatchedPFODE(score, sde, None, torch.zeros((1, 2, 1), dtype=torch.float64))
     grid = Grid(-8.0, 8.0, 2049, CPU)
