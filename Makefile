@@ -22,7 +22,7 @@ demo: install
 test: install
 	$(VENV)/bin/ruff check .
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 # A fresh quick verification refreshes docs/verify.md's snapshot, then the site builds.
 docs: install

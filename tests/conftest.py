@@ -20,6 +20,13 @@ settings.register_profile(
 settings.register_profile("thorough", max_examples=500, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs two workers on two cores: one intra-op thread each, so that the
+    # workers do not oversubscribe the cores (a spinning OpenMP pool slows both)
+    import torch
+
+    torch.set_num_threads(1)
+
 np.seterr(over="raise", divide="raise", invalid="raise", under="ignore")  # no silent inf/NaN
 
 

@@ -8,6 +8,7 @@ import math
 import pytest
 from scipy.special import digamma
 
+from boundkit.errors import InvalidArgument
 from simulations.literature import cases, markdown, reproduce
 
 
@@ -27,3 +28,8 @@ def test_the_engine_reproduces_every_case():
     assert frame.agrees.all(), frame[~frame.agrees]
     page = markdown(frame, 400)
     assert page.count("| yes |") == len(cases()) and "**no**" not in page
+
+
+def test_reproduce_refuses_an_unknown_paper_before_work():
+    with pytest.raises(InvalidArgument, match="papers: 'Nobody 2030' has no case"):
+        reproduce(replicates=20, papers=["Nobody 2030"])
