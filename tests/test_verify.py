@@ -192,6 +192,12 @@ def test_rules_decide_on_replicates_without_spread():
         warnings.simplefilter("error")
         assert bound_verdict(np.full((10, 1), 0.5), [1.0])[0] == "holds"
         assert bound_verdict(np.full((10, 1), 1.0), [0.5])[0] == "violated"
+        # values whose mean is not a float64 exactly (0.05 · 24 rounds): the rounding of
+        # the mean once made a zero spread look like noise and flipped both tests
+        for reps in (3, 24, 101):
+            assert bound_verdict(np.full((reps, 1), 0.05), [0.051])[0] == "holds"
+            assert bound_verdict(np.full((reps, 1), 0.05), [0.049])[0] == "violated"
+            assert bound_verdict(np.full((reps, 1), 0.05), [0.05])[0] == "inconclusive"
 
 
 def test_the_cli_styles_every_verdict_word():

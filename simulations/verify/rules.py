@@ -124,21 +124,22 @@ class Verdict:
         return out
 
 
-def holm_rejects(pvalues) -> np.ndarray:
-    """Holm's step-down rejections at level ALPHA (family-wise); NaN refused."""
-    return holm(pvalues, ALPHA)
+def holm_rejects(pvalues, alpha: float = ALPHA) -> np.ndarray:
+    """Holm's step-down rejections at level ``alpha`` (family-wise); NaN refused."""
+    return holm(pvalues, alpha)
 
 
-def bound_verdict(values, bounds, bound_se=0.0) -> tuple[str, float]:
+def bound_verdict(values, bounds, bound_se=0.0, alpha: float = ALPHA) -> tuple[str, float]:
     """(verdict, largest mean e_i / b_i) for e_i ≤ b_i at every point.
 
     ``values`` are replicate values (R, k) (or (R,) for one point); ``bound_se`` is the
-    bootstrap standard error of fitted bounds (0 when known).
+    bootstrap standard error of fitted bounds (0 when known); ``alpha`` the level of each
+    verdict word (verify's 0.05 unless a user's check asks for another).
     """
     v = check_values(values)
     b = np.broadcast_to(np.asarray(bounds, dtype=np.float64), (v.shape[1],))
-    hold = p_below(v, b, bound_se) <= ALPHA  # intersection-union: each point at α
-    over = holm_rejects(p_above(v, b * (1 + BOUND_SLACK), bound_se))
+    hold = p_below(v, b, bound_se) <= alpha  # intersection-union: each point at α
+    over = holm_rejects(p_above(v, b * (1 + BOUND_SLACK), bound_se), alpha)
     ratio = float(np.max(v.mean(0) / b))
     # the fitted bound's se shrinks like the loop's (its fit has the same replicates)
     se_b = np.broadcast_to(np.asarray(bound_se, dtype=np.float64), b.shape)

@@ -83,10 +83,13 @@ def p_below(values, threshold, threshold_se=0.0) -> np.ndarray:
     if not (np.all(np.isfinite(b)) and np.all(np.isfinite(sb))):
         raise InvalidArgument("threshold must be finite (a bound of NaN or inf decides "
                               "nothing).", argument="threshold")
-    mean, se = v.mean(0), _se(v, 0)
+    # shifted by the first replicate: a column of equal values is exactly 0, so its
+    # spread is exactly 0 (not rounding noise) and the test decides by the mean alone
+    shift = v - v[:1]
+    mean, se = v[0] + shift.mean(0), _se(shift, 0)
     t_obs = (mean - b) / np.maximum(np.hypot(se, sb), 1e-300)
     w = _resample_counts(reps)
-    c = v - mean  # centred: no cancellation in the second moment
+    c = shift - shift.mean(0)  # centred: no cancellation in the second moment
     m_star = w @ c / reps
     var_star = np.maximum(w @ (c * c) / reps - m_star**2, 0.0) * reps / (reps - 1)
     se_star = np.sqrt(var_star / reps)
