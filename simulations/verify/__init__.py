@@ -13,7 +13,7 @@ import math
 import time
 from pathlib import Path
 
-from simulations.verify import claims, claims_more
+from simulations.verify.claim import BUILTIN, Claim
 from simulations.verify.rules import RULE_TEXT, Verdict
 from simulations.verify.runner import (
     FULL,
@@ -28,26 +28,16 @@ from simulations.verify.runner import (
 from simulations.verify.study import Study
 
 #: Experiment name → function, in the order they run (C1 last: it reads every loop).
-EXPERIMENTS = {
-    "V3": claims.v3,
-    "V4": claims.loops,      # also V5, P3 (constant n) and P5
-    "P1": claims.p1,
-    "P2": claims_more.p2,
-    "P3": claims_more.p3_sizes,
-    "P4": claims.p4,
-    "D1": claims_more.d1,
-    "long": claims_more.long_horizon,
-    "MLP": claims_more.mlp,
-    "C1": claims.c1,
-}
+EXPERIMENTS = {c.name: c.run for c in BUILTIN}
 ALIASES = {"V5": "V4", "P5": "V4"}
 #: Experiments whose replicates the design does not scale (D1 and the MLP check run the
 #: scale's diffusion_reps; C1 reads the others' loops). Diffusion loops in the other
 #: experiments follow the design up to the scale's diffusion_cap.
-FIXED_REPLICATES = ("C1", "MLP", "D1")
+FIXED_REPLICATES = tuple(c.name for c in BUILTIN if c.fixed_replicates)
 
-__all__ = ["EXPERIMENTS", "FULL", "QUICK", "RULE_TEXT", "SCALES", "STANDARD", "LoopsFailed",
-           "Runner", "Scale", "Study", "Verdict", "resolve", "verify"]
+__all__ = ["BUILTIN", "EXPERIMENTS", "FULL", "QUICK", "RULE_TEXT", "SCALES", "STANDARD",
+           "Claim", "LoopsFailed", "Runner", "Scale", "Study", "Verdict", "resolve",
+           "user_claims", "verify"]
 
 
 def resolve(names) -> list[str]:
@@ -66,9 +56,38 @@ def resolve(names) -> list[str]:
     return [k for k in EXPERIMENTS if k in out]
 
 
-def verify(names=(), out: str | Path = "verify-out", scale: Scale = QUICK, *, store=None,
-           executor=None, workers=None, seed: int = 0, progress=None) -> list[Verdict]:
+def user_claims(claims) -> list[Claim]:
+    """Users' claims as :class:`Claim` objects: each a Claim, a parsed
+    :class:`~simulations.verify.claimfile.ClaimSpec`, or the path of a claim file (read
+    and checked here, before any work); names must differ."""
+    from boundkit.errors import InvalidArgument
+    from simulations.verify.claimfile import ClaimSpec, load
+
+    out = []
+    for c in claims:
+        if isinstance(c, str | Path):
+            c = load(c)
+        if isinstance(c, ClaimSpec):
+            c = c.as_claim()
+        if not isinstance(c, Claim):
+            raise InvalidArgument(f"claims: {c!r} is not a Claim, a ClaimSpec or a claim "
+                                  f"file.", argument="claims")
+        out.append(c)
+    names = [c.name for c in out]
+    if len(set(names)) != len(names) or set(names) & set(EXPERIMENTS):
+        raise InvalidArgument(f"claims: names must differ from each other and from the "
+                              f"built-in experiments; got {names}.", argument="claims")
+    return out
+
+
+def verify(names=(), out: str | Path = "verify-out", scale: Scale = QUICK, *, claims=(),
+           store=None, executor=None, workers=None, seed: int = 0,
+           progress=None) -> list[Verdict]:
     """Run the experiments and write the report into ``out`` (see the module docstring).
+
+    ``claims`` adds users' claims (:func:`user_claims`: Claim objects, parsed specs or
+    claim-file paths); with claims and no ``names``, only those claims run (then C1 on
+    their loops).
 
     ``progress(line)`` receives lines "experiment k of K (NAME): loops done/total, elapsed,
     ETA". Where the scale has a design (``standard``, ``full``), each experiment runs at
@@ -77,33 +96,38 @@ def verify(names=(), out: str | Path = "verify-out", scale: Scale = QUICK, *, st
     """
     from simulations.verify.report import write_report
 
-    order = resolve(names)
+    extra = user_claims(claims)
+    order = resolve(names) if names or not extra else ["C1"]
+    order = [k for k in order if k != "C1"] + [c.name for c in extra] + ["C1"]
+    table = {**{c.name: c for c in BUILTIN}, **{c.name: c for c in extra}}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     meter = _Meter(len(order), progress)
     runner = Runner(scale, store=store, executor=executor, workers=workers,
                     progress=meter.loops)
     study = Study(runner, seed=seed)
+    study.claims = {c.name: c for c in extra}
     start = time.perf_counter()
     timings = {}
     for k, name in enumerate(order):
         t0 = time.perf_counter()
         meter.experiment(k, name)
-        _run_designed(study, name, meter)
+        _run_designed(study, table[name], meter)
         timings[name] = time.perf_counter() - t0
     write_report(study, out, order, timings, time.perf_counter() - start)
     return study.verdicts
 
 
-def _run_designed(study: Study, name: str, meter) -> None:
+def _run_designed(study: Study, claim: Claim, meter) -> None:
     """One experiment: the pilot, then (with a design) the final stage at the replicates
     its verdicts need; failed loops recorded."""
+    name = claim.name
     marks = (len(study.verdicts), len(study.summaries), len(study.c1))
     study.factor = 1.0
     study.regimes = {}
-    if not _attempt(study, name):
+    if not _attempt(study, claim):
         return
-    if not study.scale.design or name in FIXED_REPLICATES:
+    if not study.scale.design or claim.fixed_replicates:
         return
     pilot = study.verdicts[marks[0]:]
     factors = [v.replicates_needed / v.replicates for v in pilot
@@ -117,15 +141,15 @@ def _run_designed(study: Study, name: str, meter) -> None:
     study.factor = factor
     meter.stage(name, study.reps())
     study.regimes = {}
-    _attempt(study, name)
+    _attempt(study, claim)
     study.factor = 1.0
 
 
-def _attempt(study: Study, name: str) -> bool:
+def _attempt(study: Study, claim: Claim) -> bool:
     try:
-        EXPERIMENTS[name](study)
+        EXPERIMENTS.get(claim.name, claim.run)(study)
     except LoopsFailed as exc:
-        study.failures.append((name, str(exc)))
+        study.failures.append((claim.name, str(exc)))
         return False
     return True
 

@@ -43,16 +43,21 @@ STYLE = {"holds": "green", "violated": "red", "inconclusive": "yellow",
 @click.option("--slurm", "partition", default=None, help="With a store: a Slurm partition.")
 @click.option("--seed", type=integer(0, 2**63 - 1), default="0", show_default=True,
               help="Seed of every loop.")
+@click.option("--claim", "claim_files", multiple=True, type=click.Path(path_type=Path),
+              help="A claim of your own (TOML; docs/howto-claims.md), repeatable. Alone, "
+              "only these claims run (and C1 on their loops).")
 @format_option
 def verify(names, out, scale_name, quick, store, workers, dask_address, partition, seed,
-           fmt) -> None:
-    """Confront the paper's claims (C1 V3 V4 V5 P1 P2 P3 P4 P5 D1; long, MLP) with trained
-    loops and write verdicts, figures and a report. NAME: experiments (default all).
-    Progress goes to stderr as plain lines."""
-    from simulations.verify import SCALES, resolve
+           claim_files, fmt) -> None:
+    """Confront the paper's claims (C1 V3 V4 V5 P1 P2 P3 P4 P5 D1; long, MLP), and your
+    own (--claim), with trained loops and write verdicts, figures and a report. NAME:
+    experiments (default all, or none with --claim). Progress goes to stderr as plain
+    lines."""
+    from simulations.verify import SCALES, resolve, user_claims
     from simulations.verify import verify as run_verify
 
     resolve(names)  # unknown names refused before any work
+    claims = user_claims(claim_files)  # read and checked before any work
     if quick is not None and scale_name is not None and scale_name != (
             "quick" if quick else "full"):
         raise InvalidArgument(f"--scale {scale_name} contradicts --{'quick' if quick else 'full'}"
@@ -78,7 +83,8 @@ def verify(names, out, scale_name, quick, store, workers, dask_address, partitio
             close()
         raise
     try:
-        verdicts = run_verify(names, out, SCALES[name], store=store, executor=executor,
+        verdicts = run_verify(names, out, SCALES[name], claims=claims, store=store,
+                              executor=executor,
                               workers=workers, seed=seed,
                               progress=lambda line: click.echo(f"verify: {line}", err=True))
     finally:

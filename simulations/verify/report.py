@@ -60,7 +60,8 @@ def write_report(study, out: Path, order: list[str], timings: dict, wall: float)
     summary = (pd.concat(study.summaries, ignore_index=True) if study.summaries
                else pd.DataFrame(columns=["experiment"]))
     summary.to_csv(out / "summary.csv", index=False)
-    figures = _figures(summary, out)
+    extra = getattr(study, "claims", {})  # users' claims: their statement and axis
+    figures = _figures(summary, out, extra)
     _latex(study, verdicts, out)
     _markdown(study, verdicts, summary, figures, out, order, timings, wall)
 
@@ -69,18 +70,23 @@ def _group(experiment: str) -> str:
     return experiment.split()[0]
 
 
-def _figures(summary: pd.DataFrame, out: Path) -> dict[str, str]:
+def _figures(summary: pd.DataFrame, out: Path, extra: dict) -> dict[str, str]:
     """One figure per experiment group (PNG + PDF); the file names by group."""
     made = {}
     if summary.empty:
         return made
     for group in dict.fromkeys(summary.experiment.map(_group)):
-        save_figure(experiment_figure(summary, group), out / f"fig_{group}")
+        claim = extra.get(group)
+        save_figure(experiment_figure(summary, group,
+                                      xlabel=None if claim is None else claim.xlabel,
+                                      log_x=None if claim is None else claim.log_x),
+                    out / f"fig_{group}")
         made[group] = f"fig_{group}.png"
     return made
 
 
-def experiment_figure(summary: pd.DataFrame, group: str) -> Figure:
+def experiment_figure(summary: pd.DataFrame, group: str, xlabel: str | None = None,
+                      log_x: bool | None = None) -> Figure:
     """The figure of one experiment group (``"V3"``, ``"P2"``, ...): a panel per (variant,
     model, data) with the measured mean and its 95 % interval, the bound and the fit or
     R8 prediction where the experiment has them.
@@ -92,6 +98,9 @@ def experiment_figure(summary: pd.DataFrame, group: str) -> Figure:
         mean, lo, hi, bound, predicted).
     group : str
         The experiment group: the first word of ``experiment``.
+    xlabel, log_x : optional
+        The x axis's label and scale (a user's claim states them; the built-in
+        experiments' are known).
 
     Returns
     -------
@@ -118,10 +127,10 @@ def experiment_figure(summary: pd.DataFrame, group: str) -> Figure:
             if s.predicted.notna().any():
                 ax.plot(s.x, s.predicted, ":", color="tab:red", lw=1.5,
                         label="R8" if group != "V3" and group != "D1" else "fit")
-        if group in LOG_X and (p.x > 0).all():
+        if (group in LOG_X if log_x is None else log_x) and (p.x > 0).all():
             ax.set_xscale("log")
         ax.set_title(f"{exp}: {model}, {data}", fontsize=8)
-        ax.set_xlabel(XLABEL.get(exp, XLABEL.get(" ".join(exp.split()[:2]),
+        ax.set_xlabel(xlabel or XLABEL.get(exp, XLABEL.get(" ".join(exp.split()[:2]),
                                                  XLABEL.get(group, "x"))), fontsize=7)
         ax.set_ylabel(quantity, fontsize=7)
         ax.tick_params(labelsize=7)
@@ -159,7 +168,7 @@ def _latex(study, verdicts: list[dict], out: Path) -> None:
         "\\begin{longtable}{@{}llp{2.1cm}lp{4.6cm}lrr@{}}\n\\toprule\n" + head +
         "\\midrule\n\\endhead\n\\bottomrule\n\\endfoot\n" + "\n".join(rows) +
         "\n\\end{longtable}\n")
-    table, cells = summary_table(verdicts)
+    table, cells = summary_table(verdicts, _statements(study))
     srows = [" & ".join([_tex(r["claim"]), _tex(r["words"])] + [_tex(r[c]) for c in cells])
              + r" \\" for r in table]
     spec = ("@{}l>{\\raggedright\\arraybackslash}p{3.2cm}"
@@ -192,7 +201,13 @@ SHORT = {"gaussian-mle": "MLE", "kde": "KDE", "diffusion-rf": "RF diff.",
          "diffusion-mlp": "MLP diff."}
 
 
-def summary_table(verdicts: list[dict]) -> tuple[list[dict], list[str]]:
+def _statements(study) -> dict:
+    """Users' claims: name → statement (the built-in ones are in CLAIMS)."""
+    return {k: c.statement for k, c in getattr(study, "claims", {}).items()}
+
+
+def summary_table(verdicts: list[dict], statements: dict | None = None
+                  ) -> tuple[list[dict], list[str]]:
     """The leading table: one row per claim (not the C1 checks), its statement in words,
     and per model × data the verdict words with counts and the decisive number (the
     statistic of the row, or the range over rows)."""
@@ -201,7 +216,7 @@ def summary_table(verdicts: list[dict]) -> tuple[list[dict], list[str]]:
                                for v in claims))
     table = []
     for claim in dict.fromkeys(v["claim"] for v in claims):
-        row = {"claim": claim, "words": CLAIMS.get(claim, "")}
+        row = {"claim": claim, "words": {**CLAIMS, **(statements or {})}.get(claim, "")}
         for cell in cells:
             part = [v for v in claims if v["claim"] == claim
                     and f"{SHORT.get(v['model'], v['model'])} {v['data']}" == cell]
@@ -236,7 +251,7 @@ def _markdown(study, verdicts, summary, figures, out, order, timings, wall) -> N
              "One row per claim of the paper: the verdict words on each model × data (with "
              "counts where a claim has several settings) and the decisive statistic (its "
              "range over settings); the detail follows below.", ""]
-    table, cells = summary_table(verdicts)
+    table, cells = summary_table(verdicts, _statements(study))
     lines += ["| claim | in words | " + " | ".join(cells) + " |",
               "|---|---|" + "---|" * len(cells)]
     lines += [f"| {r['claim']} | {r['words']} | " + " | ".join(r[c] for c in cells) + " |"
@@ -268,7 +283,7 @@ def _markdown(study, verdicts, summary, figures, out, order, timings, wall) -> N
     lines += [f"| {v['model']} | {v['data']} | **{v['verdict']}** | {_num(v['statistic'])} | "
               f"{v['detail'].replace('|', '/')} |" for v in checks]
     lines += ["", "## Claims", ""]
-    lines += [f"- **{k}**: {t}" for k, t in CLAIMS.items()]
+    lines += [f"- **{k}**: {t}" for k, t in {**CLAIMS, **_statements(study)}.items()]
     lines += ["", "## Figures", "",
               "Measured means with 95 % t intervals (bands), the bound (dashed; for a TV "
               "capped at 1, with × where it exceeds 1 and says nothing) and R8's prediction "
