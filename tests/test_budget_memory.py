@@ -17,15 +17,19 @@ from simulations.budget import ALLOCATOR_SLACK, estimate_bytes, replicate_chunk
 KDE = {"model": "kde", "model_params": {"bandwidth": "silverman"}}
 
 #: Measure the peak resident memory a run adds over the process before it (a fresh
-#: interpreter per run, so one run's pools do not hide another's).
+#: interpreter per run, so one run's pools do not hide another's). The peak is VmHWM, which
+#: belongs to the new address space; getrusage's ru_maxrss survives execve on Linux, so a
+#: child of a large test process (an xdist worker) would report its parent's size.
 PEAK = """
-import json, resource, sys
+import json, sys
 from simulations import LoopConfig, run
 cfg = LoopConfig(**json.loads(sys.argv[1]))
 with open("/proc/self/statm") as f:
     base = int(f.read().split()[1]) * 4096
 run(cfg)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base)
+with open("/proc/self/status") as f:
+    hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+print(hwm * 1024 - base)
 """
 
 
