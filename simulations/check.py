@@ -174,18 +174,16 @@ def loop_values(frame: pd.DataFrame, config: LoopConfig | None, metric: str,
 
 
 def _weights(config: LoopConfig, round_: int):
-    sched = config.schedule_obj
-    if sched.per_generation:
-        sched = config._schedule_obj.for_generation(round_)
-    return sched.weights(round_)
+    """(α_i, β_i) of the round as the engine trained it: every round of one loop runs
+    under ``config.schedule_obj`` (final-rescue: the rescue at the loop's last round)."""
+    return config.schedule_obj.weights(round_)
 
 
 def _r1(config: LoopConfig, deltas: np.ndarray) -> np.ndarray:
-    """R1's b_{i+1} per replicate from its measured δ_0..δ_i."""
-    base = config._schedule_obj
+    """R1's b_{i+1} per replicate from its measured δ_0..δ_i, under the loop's schedule."""
+    sched = config.schedule_obj
     out = np.empty_like(deltas)
     for g in range(deltas.shape[1]):
-        sched = base.for_generation(g) if base.per_generation else base
         for r in range(deltas.shape[0]):
             out[r, g] = bound_values(sched, deltas[r, :g + 1])[g]
     return out

@@ -99,6 +99,13 @@ def test_every_replicate_is_certified_per_loop_point():
     res = check_bound(BALANCED, "r1_i", kind="every replicate", generations=range(1, 6),
                       cache=SHARED)
     assert res.verdict == "holds" and res.smallest >= 0
+    # final-rescue: R1 under the schedule the loop trained with (the rescue at its last
+    # round), not each generation's own rescue, which certified a false violation
+    rescue = LoopConfig(model="gaussian-mle", data="gaussian", schedule="final-rescue",
+                        alpha="1/2", n=100, rounds=4, replicates=6, seed=0)
+    res = check_bound(rescue, "r1_i", kind="every replicate", generations=[1, 2, 3],
+                      cache=SHARED)
+    assert res.verdict == "holds" and res.smallest >= 0
     # a bound of δ_0 / 10 is certified violated somewhere
     with pytest.raises(BoundViolated):
         check_bound(BALANCED, "delta_0 / 10", kind="every replicate", cache=SHARED)
