@@ -26,7 +26,10 @@ L1-resident table (4M sorted queries, the best case: the ODE's points stay
 nearly sorted). Parts 1–2: flops over the measured float64 matmul rate (2 threads).
 
 Run: ``.venv/bin/python benchmarks/bench_diffusion.py [--m 1024 --n 1024 --reps 4]``
-(about 3 minutes with the baseline; ``--no-baseline`` skips it).
+(about 3 minutes with the baseline; ``--no-baseline`` skips it). ``--device cuda`` runs
+both on the GPU (timers synchronise; the limits are measured there: a 8192² float64
+matmul, a 512 MiB copy, the launch latency); ``--sizes 1024 4096 16384`` times boundkit's
+round at each m = n in turn (the baseline at the first).
 """
 
 from __future__ import annotations
@@ -51,38 +54,54 @@ from simulations.diffusion import (
     round_generator,
 )
 from simulations.grid import Grid
+from simulations.pf_ode import BatchedPFODE
 from simulations.streams import Streams
 
 BYTES_PER_STAGE_POINT = 96
 BYTES_PER_TABLE_ENTRY = 48
 
 
-def best(f, reps: int = 3) -> tuple[float, object]:
+DEVICE = torch.device("cpu")
+REPEAT = 3  # timings are the best of this many runs (--repeat)
+
+
+def sync() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
+
+
+def best(f, reps: int | None = None) -> tuple[float, object]:
     out, times = None, []
-    for _ in range(reps):
+    for _ in range(reps or REPEAT):
+        sync()
         t0 = time.perf_counter()
         out = f()
+        sync()
         times.append(time.perf_counter() - t0)
     return min(times), out
 
 
 def machine() -> dict:
     """Measured limits: matmul flop/s, copy bytes/s, per-call latency, binary-search rate."""
-    a = torch.randn(2048, 2048, dtype=torch.float64)
-    t, _ = best(lambda: a @ a)
-    big = torch.randn(2**23, dtype=torch.float64)
+    gpu = DEVICE.type == "cuda"
+    side = 8192 if gpu else 2048
+    a = torch.randn(side, side, dtype=torch.float64, device=DEVICE)
+    t, _ = best(lambda: a @ a, 4)  # the first is a warm-up
+    big = torch.randn(2**26 if gpu else 2**23, dtype=torch.float64, device=DEVICE)
     dst = torch.empty_like(big)
     t_copy, _ = best(lambda: dst.copy_(big), 5)
-    tiny = torch.randn(8, dtype=torch.float64)
+    tiny = torch.randn(8, dtype=torch.float64, device=DEVICE)
     calls = 20_000
+    sync()
     t0 = time.perf_counter()
     for _ in range(calls):
         tiny.add(1.0)
+    sync()
     latency = (time.perf_counter() - t0) / calls
-    table = torch.sort(torch.randn(1024, dtype=torch.float64)).values
-    queries = torch.sort(torch.randn(2**22, dtype=torch.float64)).values  # as the ODE's
-    t_bs, _ = best(lambda: torch.searchsorted(table, queries))
-    return {"flops": 2 * 2048**3 / t, "bandwidth": 2 * big.numel() * 8 / t_copy,
+    table = torch.sort(torch.randn(1024, dtype=torch.float64, device=DEVICE)).values
+    queries = torch.sort(torch.randn(2**22, dtype=torch.float64, device=DEVICE)).values
+    t_bs, _ = best(lambda: torch.searchsorted(table, queries), 4)  # sorted, as the ODE's
+    return {"flops": 2 * side**3 / t, "bandwidth": 2 * big.numel() * 8 / t_copy,
             "latency": latency, "compares": queries.numel() * math.ceil(math.log2(1025)) / t_bs}
 
 
@@ -99,7 +118,7 @@ class Counter(TorchFunctionMode):
 
 
 def geometric_grid(sde: OUSDE, steps: int) -> torch.Tensor:
-    return sde.time_grid(steps, torch.device("cpu"))
+    return sde.time_grid(steps, DEVICE)
 
 
 class LegacyScore:
@@ -135,35 +154,52 @@ def baseline_flow(score, sde, x, forward: bool):
 
 
 def main() -> None:
+    global DEVICE, REPEAT
     ap = argparse.ArgumentParser()
     ap.add_argument("--m", type=int, default=1024)
     ap.add_argument("--n", type=int, default=1024)
+    ap.add_argument("--sizes", type=int, nargs="*", default=None,
+                    help="m = n at each size in turn (overrides --m and --n)")
     ap.add_argument("--reps", type=int, default=4)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--repeat", type=int, default=3, help="best of this many timings")
     ap.add_argument("--no-baseline", action="store_true")
     args = ap.parse_args()
-    m, n, reps = args.m, args.n, args.reps
+    DEVICE, REPEAT = torch.device(args.device), args.repeat
     lim = machine()
-    print(f"machine: matmul {lim['flops'] / 1e9:.0f} GFLOP/s, copy "
+    print(f"{DEVICE}: matmul {lim['flops'] / 1e9:.0f} GFLOP/s (float64), copy "
           f"{lim['bandwidth'] / 1e9:.1f} GB/s, {lim['latency'] * 1e6:.1f} µs per torch call, "
           f"binary search {lim['compares'] / 1e9:.2f} G comparisons/s")
+    sizes = [(k, k) for k in args.sizes] if args.sizes else [(args.m, args.n)]
+    for k, (m, n) in enumerate(sizes):
+        one_size(m, n, args.reps, lim, baseline=not args.no_baseline and k == 0)
+
+
+def one_size(m: int, n: int, reps: int, lim: dict, baseline: bool) -> None:
+    """boundkit's round at width m and n points, part by part (and the baseline's).
+
+    Above m = 4096 each part is timed once (the smaller sizes, run first, warmed up)."""
+    global REPEAT
+    REPEAT = REPEAT if m <= 4096 else 1
     model = RFDiffusionModel(width=m, tau="star")
-    sde, dev = model.sde, torch.device("cpu")
-    streams = Streams(0, reps)
-    p0 = make_distribution("gaussian")
+    sde, dev = model.sde, DEVICE
+    streams = Streams(0, reps, device=dev)
+    p0 = make_distribution("gaussian", device=dev)
     data = streams.sample(p0, n)
     grid = Grid.around(*p0.support_box(), None, dev)
     w, u = draw_features(m, 1, round_generator(0, 0, dev), dev)
     tau = model.tau_for(n, m)
 
     t_dsm, (s_ff, s_yf) = best(lambda: dsm_statistics(w, u, data, sde, model.draws,
-                                                       Streams(1, reps)))
+                                                       Streams(1, reps, device=dev)))
     t_eigh, a = best(lambda: gradient_flow(s_ff, s_yf, tau))
     count = n * model.draws
     rows = [("DSM statistics", t_dsm, 2 * reps * count * m * m / lim["flops"], None),
             ("eigh + filter", t_eigh, reps * (9 * m**3 + 4 * m * m) / lim["flops"], None)]
 
-    fast = RFDiffusionModel(width=m, tau="star").fit_batched(data, Streams(1, reps))
-    fast.score = RandomFeatureScore(w, u, a, sde.T)  # the same A as the baseline's
+    # the model fit_batched returns, on the A timed above (the baseline's A too)
+    fast = BatchedPFODE(RandomFeatureScore(w, u, a, sde.T), sde, model.ode_steps, data,
+                        model.sampler, m, tau, model.ode_tol, 1.0)
 
     def density():
         fast.steps_used = None  # choose the steps again: the search is part of the cost
@@ -171,13 +207,13 @@ def main() -> None:
 
     t_dens, dens = best(density)
     steps = fast.steps_used
-    t_samp, _ = best(lambda: fast.sample(Streams(2, reps), n))
+    t_samp, _ = best(lambda: fast.sample(Streams(2, reps, device=dev), n))
     for name, work, t in (("sampling", "sample", t_samp), ("density", "density", t_dens)):
         counter = Counter()
         fast.steps_integrated = 0
         with counter:
             if work == "sample":
-                fast.sample(Streams(2, reps), n)
+                fast.sample(Streams(2, reps, device=dev), n)
             else:
                 density()
         points = reps * (n if work == "sample" else grid.nodes.shape[0])
@@ -190,21 +226,21 @@ def main() -> None:
         model_s = counter.calls * lim["latency"] + max(data_bytes / lim["bandwidth"],
                                                        compares / lim["compares"])
         rows.append((name, t, model_s, counter.calls))
-    print(f"\nboundkit, m = {m}, n = {n}, R = {reps}; RK4 steps chosen: {steps} (L1 error "
-          f"estimate {fast.ode_error:.2g}, tolerance {fast.tol:g}); grid "
+    print(f"\nboundkit on {dev}, m = {m}, n = {n}, R = {reps}; RK4 steps chosen: {steps} (L1 "
+          f"error estimate {fast.ode_error:.2g}, tolerance {fast.tol:g}); grid "
           f"{grid.nodes.shape[0]} nodes")
     print(f"{'part':16s} {'time s':>8s} {'model s':>8s} {'time/model':>10s} {'calls':>8s}")
     for name, t, model_s, calls in rows:
         print(f"{name:16s} {t:8.3f} {model_s:8.3f} {t / model_s:10.2f} "
               f"{'' if calls is None else calls:>8}")
     total = sum(r[1] for r in rows)
-    print(f"{'round':16s} {total:8.3f}   per replicate-round {total / reps:.3f} s")
-    if args.no_baseline:
+    print(f"{'round':16s} {total:8.3f}   per replicate-round {total / reps:.3f} s", flush=True)
+    if not baseline:
         return
     slow = LegacyScore(RandomFeatureScore(w, u, a, sde.T))
     nodes = grid.nodes[None].expand(reps, -1, -1).contiguous()
-    t_bsamp, _ = best(lambda: baseline_flow(slow, sde, Streams(2, reps).normal(n, 1),
-                                            False), 1)
+    t_bsamp, _ = best(lambda: baseline_flow(slow, sde, Streams(2, reps, device=dev).normal(
+        n, 1), False), 1)
     t_bdens, out = best(lambda: baseline_flow(slow, sde, nodes, True), 1)
     base = t_dsm + t_eigh + t_bsamp + t_bdens
     print(f"\nbaseline (matmul blocks of 2^24, 64 geometric steps): sampling {t_bsamp:.2f} s, "
@@ -215,7 +251,7 @@ def main() -> None:
     print(f"L1 between the baseline's density (64 geometric steps) and boundkit's: "
           f"{float(l1.max()):.2g} (boundkit's own error estimate {fast.ode_error:.2g})")
     print(f"speed-up: sampling {t_bsamp / t_samp:.1f}x, density {t_bdens / t_dens:.1f}x, "
-          f"round {base / total:.1f}x (goal >= 20x, <= 1 s per replicate-round)")
+          f"round {base / total:.1f}x (goal >= 20x, <= 1 s per replicate-round)", flush=True)
 
 
 if __name__ == "__main__":

@@ -127,6 +127,7 @@ def test_report_artefacts(tiny_report):
     out, _ = tiny_report
     doc = json.loads((out / "verdicts.json").read_text())
     assert doc["schema_version"] == 2 and doc["scale"] == "tiny" and doc["failures"] == []
+    assert doc["device"] == "cpu"
     rows = doc["verdicts"]
     assert rows and all(set(r) == KEYS for r in rows)
     assert all(r["scale"] == "tiny" and r["setting"] for r in rows)
@@ -182,6 +183,20 @@ def test_cli_refuses_before_work(args, word, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert word in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_missing_gpu_is_refused_before_work(monkeypatch, tmp_path, capsys):
+    # --device cuda where there is none: exit 2, one line, and nothing written
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out = tmp_path / "never"
+    assert main(["verify", "V4", "--device", "cuda", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "no CUDA device" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(InvalidArgument, match="no CUDA device"):
+        verify(["V4"], out=out, scale=TINY, device="cuda")
+    assert not out.exists()
 
 
 def test_rules_decide_on_replicates_without_spread():

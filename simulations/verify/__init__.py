@@ -81,7 +81,7 @@ def user_claims(claims) -> list[Claim]:
 
 
 def verify(names=(), out: str | Path = "verify-out", scale: Scale = QUICK, *, claims=(),
-           store=None, executor=None, workers=None, seed: int = 0,
+           store=None, executor=None, workers=None, seed: int = 0, device: str = "cpu",
            progress=None) -> list[Verdict]:
     """Run the experiments and write the report into ``out`` (see the module docstring).
 
@@ -89,13 +89,18 @@ def verify(names=(), out: str | Path = "verify-out", scale: Scale = QUICK, *, cl
     claim-file paths); with claims and no ``names``, only those claims run (then C1 on
     their loops).
 
+    ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:N"``; checked before any work) is where every
+    loop runs; the same seed gives other numbers on another device (its own generators).
+
     ``progress(line)`` receives lines "experiment k of K (NAME): loops done/total, elapsed,
     ETA". Where the scale has a design (``standard``, ``full``), each experiment runs at
     the pilot's replicates, then again at the replicates its verdicts need (capped). A
     batch with failed loops is recorded (report and verdicts.json) and the run goes on.
     """
+    from simulations._device import resolve_device
     from simulations.verify.report import write_report
 
+    device = str(resolve_device(device))  # a missing CUDA refused before any work
     extra = user_claims(claims)
     order = resolve(names) if names or not extra else ["C1"]
     order = [k for k in order if k != "C1"] + [c.name for c in extra] + ["C1"]
@@ -105,7 +110,7 @@ def verify(names=(), out: str | Path = "verify-out", scale: Scale = QUICK, *, cl
     meter = _Meter(len(order), progress)
     runner = Runner(scale, store=store, executor=executor, workers=workers,
                     progress=meter.loops)
-    study = Study(runner, seed=seed)
+    study = Study(runner, seed=seed, device=device)
     study.claims = {c.name: c for c in extra}
     start = time.perf_counter()
     timings = {}

@@ -48,17 +48,22 @@ STYLE = {"holds": "green", "violated": "red", "inconclusive": "yellow",
 @click.option("--claim", "claim_files", multiple=True, type=click.Path(path_type=Path),
               help="A claim of your own (TOML; docs/howto-claims.md), repeatable. Alone, "
               "only these claims run (and C1 on their loops).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu",
+              show_default=True, help="Where every loop runs (cuda: the GPU; other numbers "
+              "than cpu's for the same seed).")
 @format_option
 def verify(names, out, scale_name, quick, store, workers, dask_address, partition, seed,
-           claim_files, fmt) -> None:
+           claim_files, device, fmt) -> None:
     """Confront the paper's claims (C1 V3 V4 V5 P1 P2 P3 P4 P5 D1; long, MLP), and your
     own (--claim), with trained loops and write verdicts, figures and a report. NAME:
     experiments (default all, or none with --claim). Progress goes to stderr as plain
     lines."""
+    from simulations._device import resolve_device
     from simulations.verify import SCALES, resolve, user_claims
     from simulations.verify import verify as run_verify
 
     resolve(names)  # unknown names refused before any work
+    resolve_device(device)  # a missing GPU refused before any work
     claims = user_claims(claim_files)  # read and checked before any work
     if quick is not None and scale_name is not None and scale_name != (
             "quick" if quick else "full"):
@@ -87,7 +92,7 @@ def verify(names, out, scale_name, quick, store, workers, dask_address, partitio
     try:
         verdicts = run_verify(names, out, SCALES[name], claims=claims, store=store,
                               executor=executor,
-                              workers=workers, seed=seed,
+                              workers=workers, seed=seed, device=device,
                               progress=lambda line: click.echo(f"verify: {line}", err=True))
     finally:
         if close is not None:

@@ -50,6 +50,7 @@ def write_report(study, out: Path, order: list[str], timings: dict, wall: float)
     verdicts = [v.as_dict() for v in study.verdicts]
     sc = study.scale
     doc = {"schema_version": SCHEMA_VERSION, "scale": sc.name, "seed": study.seed,
+           "device": study.device,
            "replicates": {"pilot": sc.reps, "pilot_2d": sc.reps_2d, "cap": sc.max_reps,
                           "cap_2d": sc.max_reps_2d, "diffusion": sc.diffusion_reps,
                           "diffusion_cap": sc.diffusion_cap},
@@ -245,7 +246,7 @@ def _markdown(study, verdicts, summary, figures, out, order, timings, wall) -> N
              f"(R ≤ {sc.diffusion_cap}, long horizon {sc.diffusion_long_rounds} rounds; each "
              f"diffusion verdict states its regime: width, τ/τ*, RK4 steps and their L1 "
              f"error), D1 sizes {list(sc.diffusion_sizes)} with R = {sc.diffusion_reps}; "
-             f"{study.runner.loops} loops in {clock(wall)}; seed {study.seed}. "
+             f"{study.runner.loops} loops in {clock(wall)} on {study.device}; seed {study.seed}. "
              "Generation i is the model of round i (the paper's p_(i+1)).", "",
              "## Summary", "",
              "One row per claim of the paper: the verdict words on each model × data (with "
@@ -293,8 +294,8 @@ def _markdown(study, verdicts, summary, figures, out, order, timings, wall) -> N
         lines += [f"### {group}", "", f"![{group}]({path})", ""]
     lines += ["## Artefacts", "",
               f"`verdicts.json` (schema version {SCHEMA_VERSION}: the run's scale, seed, "
-              "replicates and failures, and one object per verdict with claim, kind, model, "
-              "data, setting, schedule, convention, scale, replicates, replicates_needed, "
+              "device, replicates and failures, and one object per verdict with claim, kind, "
+              "model, data, setting, schedule, convention, scale, replicates, replicates_needed, "
               "verdict, statistic, detail), `summary.csv` (every plotted point), "
               "`summary.tex`, `verdicts.tex`, `fits.tex` and `report.tex` (booktabs, "
               "longtable; `pdflatex report.tex`).", "",

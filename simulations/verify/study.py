@@ -45,8 +45,8 @@ def is_diffusion(model: str) -> bool:
 class Study:
     """One verification: loops run through ``runner``; fits cached per (model, data)."""
 
-    def __init__(self, runner: Runner, seed: int = 0):
-        self.runner, self.seed = runner, seed
+    def __init__(self, runner: Runner, seed: int = 0, device: str = "cpu"):
+        self.runner, self.seed, self.device = runner, seed, device
         self.scale = runner.scale
         self.fits: dict[tuple, RateFit] = {}
         self.fit_values: dict[tuple, list] = {}
@@ -95,6 +95,9 @@ class Study:
         return LoopConfig(**params)
 
     def loops(self, configs: list[LoopConfig]) -> list[pd.DataFrame]:
+        # every loop of a verification runs on its device (built-in and users' claims)
+        configs = [c if c.device == self.device else c.replace(device=self.device)
+                   for c in configs]
         frames = self.runner.run(configs)
         batch: dict[tuple, list[pd.DataFrame]] = {}
         for c, f in zip(configs, frames, strict=True):
