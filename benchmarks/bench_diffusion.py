@@ -21,8 +21,8 @@ Cost model of parts 3–4 (boundkit's path), counted, not guessed: the torch cal
 plus the larger of the bytes moved (≈ 96 B per point and RK4 stage: x in, the piece
 index out and in, two gathers, s out, the RK4 axpys; 48 B per table entry) over the
 measured copy bandwidth and the binary-search comparisons (⌈log2(m + 1)⌉ per point and
-stage, m log2 m per table's sort) over the measured rate of torch's binary search on an
-L1-resident table (4M sorted queries, the best case: the ODE's points stay
+stage, m log2 m per replicate and table for the sorts) over the measured rate of torch's
+binary search on an L1-resident table (4M sorted queries, the best case: the ODE's points stay
 nearly sorted). Parts 1–2: flops over the measured float64 matmul rate (2 threads).
 
 Run: ``.venv/bin/python benchmarks/bench_diffusion.py [--m 1024 --n 1024 --reps 4]``
@@ -47,11 +47,10 @@ from simulations.diffusion import (
     OUSDE,
     RandomFeatureScore,
     RFDiffusionModel,
-    draw_features,
     dsm_statistics,
     gradient_flow,
     integrate_pf_ode,
-    round_generator,
+    replicate_features,
 )
 from simulations.grid import Grid
 from simulations.pf_ode import BatchedPFODE
@@ -122,7 +121,8 @@ def geometric_grid(sde: OUSDE, steps: int) -> torch.Tensor:
 
 
 class LegacyScore:
-    """The score's hot loop as it was before issue 18 (verbatim): 2^24-element blocks."""
+    """The score's hot loop as it was before issue 18: 2^24-element blocks (each
+    replicate's features broadcast in, as the model now draws them)."""
 
     BLOCK = 2**24
 
@@ -131,13 +131,14 @@ class LegacyScore:
         self.m, self.diag = score.m, score.diag
 
     def at_time(self, x: torch.Tensor, t: float, with_divergence: bool):
-        bias = self.U[:, 0] + self.U[:, 1] * (t / self.T)
+        # each replicate's own features (W (R, m, 1)), as the model now draws them
+        bias = (self.U[..., 0] + self.U[..., 1] * (t / self.T))[:, None]
         reps, count, _ = x.shape
         chunk = max(1, self.BLOCK // max(1, reps * self.m))
         s = torch.empty_like(x)
         div = torch.empty(x.shape[:2], dtype=DTYPE, device=x.device) if with_divergence else None
         for start in range(0, count, chunk):
-            pre = x[:, start:start + chunk] @ self.W.T + bias
+            pre = x[:, start:start + chunk] @ self.W.transpose(1, 2) + bias
             if with_divergence:
                 div[:, start:start + chunk] = ((pre > 0).to(DTYPE) @ self.diag[..., None])[
                     ..., 0] / self.m
@@ -187,7 +188,7 @@ def one_size(m: int, n: int, reps: int, lim: dict, baseline: bool) -> None:
     p0 = make_distribution("gaussian", device=dev)
     data = streams.sample(p0, n)
     grid = Grid.around(*p0.support_box(), None, dev)
-    w, u = draw_features(m, 1, round_generator(0, 0, dev), dev)
+    w, u = replicate_features(0, 0, Streams(0, reps, device=dev), m, 1)
     tau = model.tau_for(n, m)
 
     t_dsm, (s_ff, s_yf) = best(lambda: dsm_statistics(w, u, data, sde, model.draws,
@@ -222,7 +223,7 @@ def one_size(m: int, n: int, reps: int, lim: dict, baseline: bool) -> None:
         tables = 2 * total_steps + 1
         data_bytes = stages * BYTES_PER_STAGE_POINT + tables * reps * (m + 1) * \
             BYTES_PER_TABLE_ENTRY
-        compares = stages * math.ceil(math.log2(m + 1)) + tables * m * math.log2(m)
+        compares = stages * math.ceil(math.log2(m + 1)) + tables * reps * m * math.log2(m)
         model_s = counter.calls * lim["latency"] + max(data_bytes / lim["bandwidth"],
                                                        compares / lim["compares"])
         rows.append((name, t, model_s, counter.calls))

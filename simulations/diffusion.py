@@ -15,8 +15,10 @@ f = σ(·)/m. From A(0) = 0 the flow dA/dτ = −∇L = −2(A Σ_ff − Σ_yf) 
 A(τ) = Σ_yf V diag((1 − e^{−2τμ})/μ) Vᵀ with Σ_ff = V diag(μ) Vᵀ: early stopping is an
 exact spectral filter (:func:`gradient_flow`).
 
-Everything is batched over R replicates that share the frozen features (W, U) of
-a round: (Σ_ff, Σ_yf) per replicate, one batched eigendecomposition, a PF-ODE on
+Everything is batched over R replicates, each with its own frozen features (W, U) per
+round (a replicate is an independent run of the whole experiment, the features' draw
+included: at n = m = 64 the draw moved mean TV six times more than the replicates'
+data did): (Σ_ff, Σ_yf) per replicate, one batched eigendecomposition, a PF-ODE on
 (R, N, d) tensors. A single fit is R = 1 of the same code. The fitted model is the
 probability-flow ODE dx/dt = −x − s(x, t) run from T to t0; :class:`BatchedPFODE`
 samples it and evaluates its log-density by the instantaneous change of variables
@@ -53,7 +55,7 @@ from simulations.streams import Streams
 
 __all__ = ["OUSDE", "BatchedPFODE", "PFODEDistribution", "RFDiffusionModel",
            "RandomFeatureScore", "draw_features", "dsm_statistics", "euler_flow",
-           "gradient_flow", "integrate_pf_ode", "round_generator"]
+           "gradient_flow", "integrate_pf_ode", "replicate_features", "round_generator"]
 
 #: Elements of one (R, chunk, m) feature block: 2 MiB, cache-sized (2^24, 128 MiB, was
 #: 4.8–10× slower with the same results: every block went through main memory).
@@ -106,8 +108,22 @@ def draw_features(m: int, d: int, generator, device) -> tuple[torch.Tensor, torc
     return raw[:, :d].contiguous(), raw[:, d:].contiguous()
 
 
+def replicate_features(seed: int, round_: int, streams: Streams, m: int,
+                       d: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each replicate's frozen (W (R, m, d), U (R, m, 2)) of one round.
+
+    Replicate r's features are keyed by (model seed, round, the streams' seed, r) only, so
+    replicate r of a batched run has the features of the one-replicate run with
+    ``first_replicate = r`` (runs chunked for memory give the same numbers)."""
+    pairs = [draw_features(m, d, round_generator(seed, round_, streams.device,
+                                                 (streams.seed, r)), streams.device)
+             for r in range(streams.first, streams.first + streams.count)]
+    return torch.stack([w for w, _ in pairs]), torch.stack([u for _, u in pairs])
+
+
 class RandomFeatureScore:
-    """s_r(x, t) = (1/m) A_r σ(W x + U e(t)): shared frozen (W, U), A of shape (R, d, m).
+    """s_r(x, t) = (1/m) A_r σ(W_r x + U_r e(t)): frozen (W, U) per replicate (R, m, ·) or
+    shared (m, ·), A of shape (R, d, m).
 
     ``evaluator`` ``"auto"`` evaluates 1-D scores exactly from their sorted kinks
     (:mod:`simulations.rf_exact`, O(log m) per point) and others by chunked matmuls of
@@ -116,14 +132,16 @@ class RandomFeatureScore:
 
     def __init__(self, W: torch.Tensor, U: torch.Tensor, A: torch.Tensor, T: float,
                  evaluator: str = "auto", chunk: int = BLOCK):
-        self.W, self.U, self.T = W, U, T
+        # (Rw, m, ·) with Rw = R (each replicate's features) or 1 (shared)
+        self.W, self.U = (W, U) if W.dim() == 3 else (W[None], U[None])
+        self.T = T
         self.A = A if A.dim() == 3 else A[None]
-        self.m = W.shape[0]
+        self.m = self.W.shape[1]
         self.evaluator = check_choice(evaluator, ("auto", "matmul"), "evaluator")
         self.chunk = chunk
-        self.diag = (W[None] * self.A.transpose(1, 2)).sum(-1)  # (R, m): (W A_r)_{jj}
-        self.kinks = (KinkTables(W, U, self.A, T) if evaluator == "auto" and W.shape[1] == 1
-                      else None)
+        self.diag = (self.W * self.A.transpose(1, 2)).sum(-1)  # (R, m): (W_r A_r)_{jj}
+        self.kinks = (KinkTables(self.W, self.U, self.A, T)
+                      if evaluator == "auto" and self.W.shape[2] == 1 else None)
 
     #: The PF-ODE's time grid is geometric in t + 1 (:meth:`OUSDE.time_grid`): this
     #: score is bounded near t0 (its time input is t/T), and its error comes from the
@@ -133,27 +151,30 @@ class RandomFeatureScore:
 
     def select(self, r: int) -> RandomFeatureScore:
         """Replicate r's score (a batch of one)."""
-        return RandomFeatureScore(self.W, self.U, self.A[r:r + 1], self.T, self.evaluator,
-                                  self.chunk)
+        own = slice(r, r + 1) if self.W.shape[0] > 1 else slice(0, 1)
+        return RandomFeatureScore(self.W[own], self.U[own], self.A[r:r + 1], self.T,
+                                  self.evaluator, self.chunk)
 
     def features(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """f(x, t) = σ(W x + U e(t)) / m for x (..., d), t (...): shape (..., m)."""
+        """f(x, t) = σ(W_r x + U_r e(t)) / m for x (R, N, d), t (R, N): shape (R, N, m)."""
         e = torch.stack([torch.ones_like(t), t / self.T], dim=-1)
-        return torch.relu(x @ self.W.T + e @ self.U.T) / self.m
+        return torch.relu(x @ self.W.transpose(1, 2) + e @ self.U.transpose(1, 2)) / self.m
 
     def at_time(self, x: torch.Tensor, t: float, with_divergence: bool):
         """(s (R, N, d), ∇·s (R, N) or None) at one time t: the ODE's hot loop."""
         if self.kinks is not None:
             return self.kinks.evaluate(x, t, with_divergence)
-        bias = self.U[:, 0] + self.U[:, 1] * (t / self.T)
+        bias = self.U[..., 0] + self.U[..., 1] * (t / self.T)  # (Rw, m)
+        w_t, shared = self.W.transpose(1, 2), self.W.shape[0] == 1
         reps, count, _ = x.shape
         chunk = max(1, self.chunk // max(1, reps * self.m))
         s = torch.empty_like(x)
         div = torch.empty(x.shape[:2], dtype=DTYPE, device=x.device) if with_divergence else None
         a_t = self.A.transpose(1, 2)
         for start in range(0, count, chunk):
-            pre = torch.addmm(bias, x[:, start:start + chunk].reshape(-1, x.shape[-1]),
-                              self.W.T).reshape(reps, -1, self.m)
+            xc = x[:, start:start + chunk]
+            pre = (torch.addmm(bias[0], xc.reshape(-1, x.shape[-1]), w_t[0]).reshape(
+                reps, -1, self.m) if shared else torch.baddbmm(bias[:, None], xc, w_t))
             if with_divergence:
                 div[:, start:start + chunk] = ((pre > 0).to(DTYPE) @ self.diag[..., None])[
                     ..., 0] / self.m
@@ -164,9 +185,12 @@ class RandomFeatureScore:
 def dsm_statistics(w: torch.Tensor, u: torch.Tensor, data: torch.Tensor, sde: OUSDE,
                    draws: int, streams: Streams) -> tuple[torch.Tensor, torch.Tensor]:
     """(Σ_ff (R, m, m), Σ_yf (R, d, m)) of the σ_t²-weighted DSM loss for data (R, n, d),
-    empirical over the data × ``draws`` (t, Z) pairs per point (drawn per replicate)."""
+    empirical over the data × ``draws`` (t, Z) pairs per point (drawn per replicate); the
+    features w (R, m, d), u (R, m, 2) per replicate, or (m, ·) shared."""
     reps, n, d = data.shape
-    m = w.shape[0]
+    if w.dim() == 2:
+        w, u = w[None], u[None]
+    m = w.shape[1]
     count = n * draws
     t = sde.t0 + (sde.T - sde.t0) * streams.uniform(count)
     z = streams.normal(count, d)
@@ -180,8 +204,9 @@ def dsm_statistics(w: torch.Tensor, u: torch.Tensor, data: torch.Tensor, sde: OU
         xt = torch.exp(-t[:, sl])[..., None] * x0 + std[:, sl, None] * z[:, sl]
         # g = σ_t f(x_t, t), built in place: weight σ_t² and target y = −z/σ_t give
         # λ f fᵀ = g gᵀ and λ y fᵀ = −z gᵀ
-        g = xt @ w.T
-        g.add_(u[:, 0]).addcmul_((t[:, sl] / sde.T)[..., None], u[:, 1]).relu_()
+        g = xt @ w.transpose(1, 2)
+        g.add_(u[:, None, :, 0]).addcmul_((t[:, sl] / sde.T)[..., None], u[:, None, :, 1])
+        g.relu_()
         g.mul_((std[:, sl] / m)[..., None])
         s_ff.baddbmm_(g.transpose(1, 2), g)
         s_yf.baddbmm_(z[:, sl].transpose(1, 2), g, alpha=-1.0)
@@ -213,9 +238,10 @@ def euler_flow(s_ff: torch.Tensor, s_yf: torch.Tensor, tau: float, steps: int) -
     return a
 
 
-def round_generator(seed: int, round_: int, device) -> torch.Generator:
-    """The generator of a round's shared frozen features: keyed by (model seed, round)."""
-    state = np.random.SeedSequence(seed, spawn_key=(1_000_003, round_)).generate_state(1)
+def round_generator(seed: int, round_: int, device, key: tuple = ()) -> torch.Generator:
+    """The generator of a round's frozen features: keyed by (model seed, round) and
+    ``key`` (:func:`replicate_features`: the streams' seed and the replicate index)."""
+    state = np.random.SeedSequence(seed, spawn_key=(1_000_003, round_, *key)).generate_state(1)
     return make_generator(int(state[0]), device)
 
 
@@ -226,7 +252,8 @@ class RFDiffusionModel:
     ``width`` (m) or ``width_factor`` (m = width_factor · n, at most ``max_width`` if
     given: the eigendecomposition costs m³); ``tau`` a flow time, None
     for 16 m², or ``"star"`` for m² τ*(n, m) (R7). ``draws`` (t, Z) pairs per point;
-    ``seed`` keys the frozen features of each round; ``T``, ``t0`` the forward process;
+    ``seed`` keys the frozen features of each round (with the loop's seed and the
+    replicate: each replicate draws its own); ``T``, ``t0`` the forward process;
     ``ode_steps`` RK4 steps, None to choose them within ``ode_tol`` (L1,
     :mod:`simulations.pf_ode`); ``evaluator`` ``"auto"`` (exact kinks in 1-D) or
     ``"matmul"``.
@@ -298,7 +325,7 @@ class RFDiffusionModel:
         """R models fitted to data (R, n, d), sharing the round's frozen features."""
         n, d = data.shape[1], data.shape[2]
         m = self.width_for(n)
-        w, u = draw_features(m, d, round_generator(self.seed, round_, data.device), data.device)
+        w, u = replicate_features(self.seed, round_, streams, m, d)
         s_ff, s_yf = dsm_statistics(w, u, data, self.sde, self.draws, streams)
         tau = self.tau_for(n, m)
         score = RandomFeatureScore(w, u, gradient_flow(s_ff, s_yf, tau), self.T,

@@ -18,6 +18,7 @@ from simulations.diffusion import (
     dsm_statistics,
     euler_flow,
     gradient_flow,
+    replicate_features,
 )
 from simulations.grid import Grid
 from simulations.streams import Streams
@@ -100,6 +101,32 @@ def test_one_replicate_of_a_batch_equals_its_single_fit():
         torch.testing.assert_close(logp[r], single.log_prob(x)[0], rtol=1e-10, atol=1e-10)
         torch.testing.assert_close(logp[r], batch.replicate(r).log_prob(x[0]), rtol=1e-12,
                                    atol=1e-12)
+        assert torch.equal(batch.score.W[r], single.score.W[0])  # its own features, too
+
+
+def test_each_replicate_draws_its_own_features():
+    # a replicate is an independent run of the experiment, the features' draw included
+    # (shared features made D1's replicates conditional on one draw per size: at
+    # n = m = 64 the draw moved mean TV six times more than the data did)
+    streams = Streams(5, 4)
+    w, u = replicate_features(0, 2, streams, 32, 1)
+    assert w.shape == (4, 32, 1) and u.shape == (4, 32, 2)
+    assert all(not torch.equal(w[0], w[r]) for r in range(1, 4))
+    torch.testing.assert_close(w.abs().sum(-1) + u.abs().sum(-1),
+                               torch.ones((4, 32), dtype=torch.float64))
+    # keyed by (model seed, round, loop seed, replicate): each key changes the draw
+    for other in (replicate_features(1, 2, streams, 32, 1)[0],
+                  replicate_features(0, 3, streams, 32, 1)[0],
+                  replicate_features(0, 2, Streams(6, 4), 32, 1)[0]):
+        assert not torch.equal(other[0], w[0])
+    # per-replicate DSM statistics are each replicate's own, computed alone
+    data = streams.sample(make_distribution("gaussian"), 40)
+    s_ff, s_yf = dsm_statistics(w, u, data, OUSDE(), 2, Streams(7, 4))
+    for r in range(4):
+        one_ff, one_yf = dsm_statistics(w[r], u[r], data[r:r + 1], OUSDE(), 2,
+                                        Streams(7, 1, first=r))
+        torch.testing.assert_close(s_ff[r], one_ff[0], rtol=1e-12, atol=1e-15)
+        torch.testing.assert_close(s_yf[r], one_yf[0], rtol=1e-12, atol=1e-15)
 
 
 def test_ou_sde_marginals_and_prior():
@@ -186,13 +213,25 @@ def test_kink_evaluation_equals_the_matmul_score_and_divergence():
     x = torch.cat([torch.randn((3, 400, 1), dtype=torch.float64, generator=gen) * 3,
                    torch.tensor([-1e3, 1e3, 0.0], dtype=torch.float64).expand(3, 3)[..., None]],
                   1)
+    # each replicate with its own features: its own sorted kinks, the same sums
+    wr, ur = draw_features(257 * 3, 1, gen, CPU)
+    wr, ur = wr.reshape(3, 257, 1), ur.reshape(3, 257, 2)
+    own = [(RandomFeatureScore(wr, ur, a, 6.0), RandomFeatureScore(wr, ur, a, 6.0,
+                                                                    evaluator="matmul"))]
     for t in (1e-3, 0.37, 2.0, 6.0):
-        s1, d1 = fast.at_time(x, t, True)
-        s2, d2 = slow.at_time(x, t, True)
-        scale = float(s2.abs().max())
-        assert float((s1 - s2).abs().max()) <= 1e-13 * scale
-        assert float((d1 - d2).abs().max()) <= 1e-13 * float(d2.abs().max())
-        assert fast.at_time(x, t, False)[1] is None
+        for f, sl in [(fast, slow), *own]:
+            s1, d1 = f.at_time(x, t, True)
+            s2, d2 = sl.at_time(x, t, True)
+            scale = float(s2.abs().max())
+            assert float((s1 - s2).abs().max()) <= 1e-13 * scale
+            assert float((d1 - d2).abs().max()) <= 1e-13 * float(d2.abs().max())
+            assert f.at_time(x, t, False)[1] is None
+    # and replicate r's values are those of the score of replicate r alone
+    s_all = own[0][0].at_time(x, 0.37, False)[0]
+    for r in range(3):
+        alone = RandomFeatureScore(wr[r], ur[r], a[r:r + 1], 6.0).at_time(x[r:r + 1], 0.37,
+                                                                          False)[0]
+        torch.testing.assert_close(s_all[r], alone[0], rtol=1e-13, atol=1e-15)
 
 
 @pytest.fixture(scope="module")
