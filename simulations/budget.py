@@ -15,6 +15,7 @@ from boundkit.errors import InvalidArgument
 from simulations.config import LoopConfig
 from simulations.grid import POINTS
 from simulations.registry import DATA_REGISTRY
+from simulations.rf_exact import CACHE_BYTES as KINK_CACHE
 
 #: Held-out real points per replicate (the NLL metric).
 HOLDOUT = 2000
@@ -45,7 +46,8 @@ def estimate_bytes(config: LoopConfig, dim: int | None = None) -> int:
     :data:`ALLOCATOR_SLACK` for what the allocator keeps):
 
     ``FIXED_BYTES + R · (PER_POINT · n_max + 32 · d · stored + nodes · (PER_NODE_d + 8 · kept))
-    + random-feature matrices (4 · 8 · R · m²) + Monte Carlo draws + held-out data``,
+    + random-feature matrices (4 · 8 · R · m², and the kink tables' cache) + Monte Carlo
+    draws + held-out data``,
 
     with R the replicates, n_max the largest round, ``stored`` the points later rounds keep
     (balanced and general schedules, the kept data policies), nodes the grid's nodes
@@ -71,7 +73,8 @@ def estimate_bytes(config: LoopConfig, dim: int | None = None) -> int:
         width = round(float(params["width_factor"]) * n_max)
         if params.get("max_width") is not None:
             width = min(width, int(params["max_width"]))
-    rf = 8 * reps * 4 * width * width
+    # the random-feature matrices, and the 1-D score's kink tables kept between calls
+    rf = 8 * reps * 4 * width * width + (KINK_CACHE if width else 0)
     frame = 200 * 14 * config.rounds * reps
     return int(FIXED_BYTES + reps * per_rep + mc + rf + frame + 8 * reps * HOLDOUT * dim)
 

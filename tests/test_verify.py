@@ -401,3 +401,29 @@ def test_diffusion_joins_the_experiments_and_states_its_regime(tmp_path):
     # the diffusion loops passed C1 with the solver's error inside their intervals
     c1 = [v for v in verdicts if v.claim == "C1" and v.model == model]
     assert len(c1) == 2 and all(v.verdict == "passed" for v in c1)
+
+
+def test_d1_adds_replicates_where_its_rate_is_too_wide(tmp_path, monkeypatch):
+    # issue 18: D1's design. The pilot (R = 3 at each size) is far wider than ±0.05, so
+    # replicates 3 .. cap − 1 are added at the sizes n <= d1_topup_max_n only, the
+    # pilot's kept (the same loops' further replicates), and the detail says so
+    from dataclasses import replace
+
+    from simulations.verify import study as study_mod
+
+    scale = replace(DIFFUSION_TINY, diffusion_models=(), d1_halfwidth=0.05, d1_cap=7,
+                    d1_topup_max_n=64)
+    seen = []
+    original = study_mod.Study.loops
+
+    def spy(self, configs):
+        seen.extend(configs)
+        return original(self, configs)
+
+    monkeypatch.setattr(study_mod.Study, "loops", spy)
+    verdicts = verify(["D1"], out=tmp_path, scale=scale, seed=4)
+    rate = next(v for v in verdicts if v.claim == "D1" and "r̂" in v.detail)
+    assert "R = [7, 7, 3, 3]" in rate.detail and "R = 7 at n <= 64" in rate.detail
+    extra = [c for c in seen if c.first_replicate == 3]
+    assert sorted(c.n for c in extra) == [32, 64]
+    assert all(c.replicates == 4 and c.rounds == 1 for c in extra)

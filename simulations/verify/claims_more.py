@@ -205,9 +205,10 @@ def d1(study: Study) -> None:
     reps = sc.diffusion_reps
     configs = [study.config(model, data, model_params=rf, n=n, rounds=1, replicates=reps)
                for n in sc.diffusion_sizes]
-    frames = study.loops(configs)
-    values = [values_at(f, "delta", 0) for f in frames]
+    values = [values_at(f, "delta", 0) for f in study.loops(configs)]
     fit = fit_rate(sc.diffusion_sizes, values, seed=study.seed)
+    values, fit, design = _d1_final_stage(study, configs, values, fit)
+    reps = min(v.size for v in values)  # the replicates behind the rate (its fewest)
     verdict = equivalence_verdict(fit.rate, fit.rate_se, 0.2, RATE_TOL, reps=reps)
     e2 = equivalence_verdict(fit.rate, fit.rate_se, 0.25, RATE_TOL)
     if reps < MIN_BOOT_REPS and verdict == "violated":
@@ -222,7 +223,7 @@ def d1(study: Study) -> None:
                   f"exponent 1/r̂ = {_fmt(implied)}; E3 (r = 1/5 ± {RATE_TOL}, quintic): "
                   f"{verdict}; E2 (1/4 ± {RATE_TOL}, quartic): {e2}; follows "
                   f"{_follows(str(verdict), str(e2), fit.rate)}; n = "
-                  f"{list(sc.diffusion_sizes)}, R = {reps}"
+                  f"{list(sc.diffusion_sizes)}, R = {[v.size for v in values]}{design}"
                   + (f" (R < {MIN_BOOT_REPS}: a violation would not be evidence)"
                      if reps < MIN_BOOT_REPS else ""),
                   setting="rate of delta(n) at m = n, tau = tau*", replicates=reps)
@@ -231,6 +232,31 @@ def d1(study: Study) -> None:
                   predicted=fit.delta(sc.diffusion_sizes))
     for n in _u_sizes(sc.diffusion_sizes):
         _u_shape(study, model, data, rf, n, reps)
+
+
+def _d1_final_stage(study: Study, configs, values, fit):
+    """D1's design: where the pilot's rate interval is wider than the scale's
+    ``d1_halfwidth``, replicates are added at the sizes n <= ``d1_topup_max_n`` (the
+    pilot's are kept: the new ones are replicates R, R + 1, … of the same loops) up to
+    R (half-width / target)² × 1.2 (the interval shrinks like 1/√R; 1.2 for the sizes
+    left at the pilot), capped at ``d1_cap``, and the rate is fitted again.
+
+    Returns (values, fit, a note for the verdict's detail)."""
+    sc = study.scale
+    half = (fit.rate_hi - fit.rate_lo) / 2
+    reps = sc.diffusion_reps
+    if not sc.d1_halfwidth or half <= sc.d1_halfwidth or sc.d1_cap <= reps:
+        return values, fit, ""
+    final = min(sc.d1_cap, math.ceil(reps * (half / sc.d1_halfwidth) ** 2 * 1.2))
+    grow = [k for k, c in enumerate(configs) if c.n <= sc.d1_topup_max_n]
+    more = study.loops([configs[k].replace(replicates=final - reps, first_replicate=reps)
+                        for k in grow])
+    values = list(values)
+    for k, frame in zip(grow, more, strict=True):
+        values[k] = np.concatenate([values[k], values_at(frame, "delta", 0)])
+    refit = fit_rate(sc.diffusion_sizes, values, seed=study.seed)
+    return values, refit, (f" (the pilot's R = {reps} gave a half-width {_fmt(half)} > "
+                           f"{sc.d1_halfwidth}: R = {final} at n <= {sc.d1_topup_max_n})")
 
 
 def _follows(e3: str, e2: str, rate: float) -> str:
