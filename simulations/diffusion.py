@@ -322,7 +322,7 @@ class RFDiffusionModel:
         return single(self, data).replicate(0)
 
     def fit_batched(self, data: torch.Tensor, streams: Streams, round_: int = 0) -> BatchedPFODE:
-        """R models fitted to data (R, n, d), sharing the round's frozen features."""
+        """R models fitted to data (R, n, d), each with its own frozen features of the round."""
         n, d = data.shape[1], data.shape[2]
         m = self.width_for(n)
         w, u = replicate_features(self.seed, round_, streams, m, d)

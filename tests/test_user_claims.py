@@ -237,3 +237,28 @@ def test_a_function_in_the_claims_folder_is_used(tmp_path):
         'schedules = [{ schedule = "balanced" }]\n')
     verdicts = verify(out=tmp_path / "out", claims=[folder / "claim.toml"])
     assert [v.verdict for v in verdicts if v.claim == "mine"] == ["holds"]
+
+
+def test_a_claim_runs_through_the_store_and_resumes(tmp_path):
+    # --claim with --store: the loops go through the sweep runner into the results store;
+    # a second run reads them back (no loop trained twice) and gives the same verdicts
+    from simulations.store import ResultStore
+    from simulations.verify import STANDARD
+
+    claim = tmp_path / "claim.toml"
+    claim.write_text(
+        '[claim]\nname = "r4-small"\nstatement = "R4 on small loops"\nkind = "bound"\n'
+        'bound = "delta_max * harmonic(i + 1)"\ngenerations = [1, 2]\n'
+        '[loops]\nmodels = ["gaussian-mle"]\nschedules = [{ schedule = "balanced" }]\n'
+        'n = [100, 200]\nrounds = 3\nreplicates = 8\n')
+    store = tmp_path / "results.sqlite"
+    first = verify(out=tmp_path / "a", claims=[claim], scale=STANDARD, store=store, workers=1)
+    with ResultStore(store) as db:
+        runs = len(db.runs())
+    assert runs == 2  # the claim's two loops, each stored once
+    second = verify(out=tmp_path / "b", claims=[claim], scale=STANDARD, store=store,
+                    workers=1)
+    with ResultStore(store) as db:
+        assert len(db.runs()) == runs
+    assert [v.as_dict() for v in first] == [v.as_dict() for v in second]
+    assert [v.verdict for v in first if v.claim == "r4-small"] == ["holds", "holds"]
