@@ -127,7 +127,9 @@ def test_report_artefacts(tiny_report):
     out, _ = tiny_report
     doc = json.loads((out / "verdicts.json").read_text())
     assert doc["schema_version"] == 2 and doc["scale"] == "tiny" and doc["failures"] == []
-    assert doc["device"] == "cpu"
+    assert doc["device"] == "cpu" and doc["complete"] is True
+    assert doc["experiments_done"] == ["V3", "V4", "P2", "P4", "C1"]
+    assert set(doc["timings_s"]) == set(doc["experiments_done"])
     rows = doc["verdicts"]
     assert rows and all(set(r) == KEYS for r in rows)
     assert all(r["scale"] == "tiny" and r["setting"] for r in rows)
@@ -427,3 +429,21 @@ def test_d1_adds_replicates_where_its_rate_is_too_wide(tmp_path, monkeypatch):
     extra = [c for c in seen if c.first_replicate == 3]
     assert sorted(c.n for c in extra) == [32, 64]
     assert all(c.replicates == 4 and c.rounds == 1 for c in extra)
+
+
+def test_a_run_stopped_midway_keeps_the_verdicts_it_finished(tmp_path, monkeypatch):
+    # verdicts.json is written after each experiment: a run killed in the second keeps
+    # the first one's verdicts, marked incomplete
+    from simulations import verify as verify_mod
+
+    def stopped(study):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(verify_mod.EXPERIMENTS, "P4", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        verify(["V4", "P4"], out=tmp_path, scale=TINY, seed=1)
+    doc = json.loads((tmp_path / "verdicts.json").read_text())
+    assert doc["complete"] is False and doc["experiments_done"] == ["V4"]
+    assert {v["claim"] for v in doc["verdicts"]} == {"V4", "V5", "P3", "P5"}  # V4 run
+    assert not (tmp_path / "report.md").exists()
+

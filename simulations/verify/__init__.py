@@ -98,7 +98,7 @@ def verify(names=(), out: str | Path = "verify-out", scale: Scale = QUICK, *, cl
     batch with failed loops is recorded (report and verdicts.json) and the run goes on.
     """
     from simulations._device import resolve_device
-    from simulations.verify.report import write_report
+    from simulations.verify.report import write_report, write_verdicts
 
     device = str(resolve_device(device))  # a missing CUDA refused before any work
     extra = user_claims(claims)
@@ -119,6 +119,9 @@ def verify(names=(), out: str | Path = "verify-out", scale: Scale = QUICK, *, cl
         meter.experiment(k, name)
         _run_designed(study, table[name], meter)
         timings[name] = time.perf_counter() - t0
+        if k + 1 < len(order):  # a run stopped later keeps what it finished
+            write_verdicts(study, out, order[:k + 1], timings, time.perf_counter() - start,
+                           complete=False)
     write_report(study, out, order, timings, time.perf_counter() - start)
     return study.verdicts
 

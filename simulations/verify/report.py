@@ -45,19 +45,30 @@ XLABEL = {"V3": "n (training points)", "V4": "generation i + 1", "P1": "real sha
           "D1 rate": "n = m (points = random features)", "D1 tau": "τ / τ*"}
 
 
-def write_report(study, out: Path, order: list[str], timings: dict, wall: float) -> None:
-    """Write every artefact of one verification into ``out``."""
+def write_verdicts(study, out: Path, done: list[str], timings: dict, wall: float,
+                   complete: bool) -> list[dict]:
+    """Write ``verdicts.json``: after each experiment (``complete`` false: a run stopped
+    midway keeps the verdicts of the experiments it finished), and at the end."""
     verdicts = [v.as_dict() for v in study.verdicts]
     sc = study.scale
     doc = {"schema_version": SCHEMA_VERSION, "scale": sc.name, "seed": study.seed,
-           "device": study.device,
+           "device": study.device, "complete": complete, "experiments_done": list(done),
+           "timings_s": {k: round(timings[k], 1) for k in done},
            "replicates": {"pilot": sc.reps, "pilot_2d": sc.reps_2d, "cap": sc.max_reps,
                           "cap_2d": sc.max_reps_2d, "diffusion": sc.diffusion_reps,
                           "diffusion_cap": sc.diffusion_cap},
            "wall_s": round(wall, 1), "loops": study.runner.loops,
            "failures": [{"experiment": e, "error": m} for e, m in study.failures],
            "verdicts": verdicts}
-    (out / "verdicts.json").write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    tmp = out / "verdicts.json.tmp"  # replaced whole: a reader never sees half a file
+    tmp.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    tmp.replace(out / "verdicts.json")
+    return verdicts
+
+
+def write_report(study, out: Path, order: list[str], timings: dict, wall: float) -> None:
+    """Write every artefact of one verification into ``out``."""
+    verdicts = write_verdicts(study, out, order, timings, wall, complete=True)
     summary = (pd.concat(study.summaries, ignore_index=True) if study.summaries
                else pd.DataFrame(columns=["experiment"]))
     summary.to_csv(out / "summary.csv", index=False)
@@ -294,9 +305,11 @@ def _markdown(study, verdicts, summary, figures, out, order, timings, wall) -> N
         lines += [f"### {group}", "", f"![{group}]({path})", ""]
     lines += ["## Artefacts", "",
               f"`verdicts.json` (schema version {SCHEMA_VERSION}: the run's scale, seed, "
-              "device, replicates and failures, and one object per verdict with claim, kind, "
-              "model, data, setting, schedule, convention, scale, replicates, replicates_needed, "
-              "verdict, statistic, detail), `summary.csv` (every plotted point), "
+              "device, whether it is complete (it is written after each experiment), the "
+              "experiments done and their times, replicates and failures, and one object "
+              "per verdict with claim, kind, model, data, setting, schedule, convention, "
+              "scale, replicates, replicates_needed, verdict, statistic, detail), "
+              "`summary.csv` (every plotted point), "
               "`summary.tex`, `verdicts.tex`, `fits.tex` and `report.tex` (booktabs, "
               "longtable; `pdflatex report.tex`).", "",
               "Time per experiment: " + ", ".join(f"{k} {clock(timings[k])}" for k in order),
