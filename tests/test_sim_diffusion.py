@@ -107,7 +107,7 @@ def test_one_replicate_of_a_batch_equals_its_single_fit():
 def test_each_replicate_draws_its_own_features():
     # a replicate is an independent run of the experiment, the features' draw included
     # (shared features made D1's replicates conditional on one draw per size: at
-    # n = m = 64 the draw moved mean TV six times more than the data did)
+    # n = m = 64 the variance of mean TV between draws was 37x what the data explain)
     streams = Streams(5, 4)
     w, u = replicate_features(0, 2, streams, 32, 1)
     assert w.shape == (4, 32, 1) and u.shape == (4, 32, 2)
