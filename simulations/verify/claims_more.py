@@ -10,6 +10,7 @@ from scipy import optimize
 
 from boundkit import FullSynthetic, linear_response, phase_transition, risk, tau_star
 from simulations.verify.claims import EXPONENT_TOL, R8_TOL, RATE_TOL, _exponent, _fmt
+from simulations.verify.d1_design import allocate
 from simulations.verify.fits import fit_rate
 from simulations.verify.rules import (
     PEAK_EFFECT,
@@ -32,6 +33,8 @@ LAMBDA_FACTORS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 #: Most points in a round of a diffusion loop on P2's λ grid (every one is a PF-ODE path).
 P2_MAX_POINTS_DIFFUSION = 16_384
 P2_GENERATION = 5
+#: D1's design: at most this many top-ups after the pilot (d1_design.allocate).
+D1_STAGES = 2
 
 
 def _lambda_critical(fit, convention: str) -> tuple[float, str]:
@@ -235,28 +238,37 @@ def d1(study: Study) -> None:
 
 
 def _d1_final_stage(study: Study, configs, values, fit):
-    """D1's design: where the pilot's rate interval is wider than the scale's
-    ``d1_halfwidth``, replicates are added at the sizes n <= ``d1_topup_max_n`` (the
-    pilot's are kept: the new ones are replicates R, R + 1, … of the same loops) up to
-    R (half-width / target)² × 1.2 (the interval shrinks like 1/√R; 1.2 for the sizes
-    left at the pilot), capped at ``d1_cap``, and the rate is fitted again.
+    """D1's design: while the rate interval is wider than the scale's ``d1_halfwidth``
+    (at most :data:`D1_STAGES` times), replicates are added where
+    :func:`simulations.verify.d1_design.allocate` puts them (the cheapest totals
+    predicted to reach it, capped at ``d1_cap`` per size and ``d1_budget_s`` of added
+    cost); the pilot's are kept (the new ones are replicates R, R + 1, … of the same
+    loops) and the rate is fitted again.
 
     Returns (values, fit, a note for the verdict's detail)."""
     sc = study.scale
-    half = (fit.rate_hi - fit.rate_lo) / 2
-    reps = sc.diffusion_reps
-    if not sc.d1_halfwidth or half <= sc.d1_halfwidth or sc.d1_cap <= reps:
-        return values, fit, ""
-    final = min(sc.d1_cap, math.ceil(reps * (half / sc.d1_halfwidth) ** 2 * 1.2))
-    grow = [k for k, c in enumerate(configs) if c.n <= sc.d1_topup_max_n]
-    more = study.loops([configs[k].replace(replicates=final - reps, first_replicate=reps)
-                        for k in grow])
-    values = list(values)
-    for k, frame in zip(grow, more, strict=True):
-        values[k] = np.concatenate([values[k], values_at(frame, "delta", 0)])
-    refit = fit_rate(sc.diffusion_sizes, values, seed=study.seed)
-    return values, refit, (f" (the pilot's R = {reps} gave a half-width {_fmt(half)} > "
-                           f"{sc.d1_halfwidth}: R = {final} at n <= {sc.d1_topup_max_n})")
+    notes = []
+    for _ in range(D1_STAGES):
+        half = (fit.rate_hi - fit.rate_lo) / 2
+        if not sc.d1_halfwidth or half <= sc.d1_halfwidth:
+            break
+        totals, note = allocate(sc.diffusion_sizes, values, fit, sc.d1_halfwidth,
+                                sc.d1_cap, sc.d1_budget_s, study.device)
+        grow = [k for k, v in enumerate(values) if totals[k] > v.size]
+        if not grow:
+            notes.append(f"half-width {_fmt(half)} > {sc.d1_halfwidth}; {note}: nothing "
+                         f"to add")
+            break
+        more = study.loops([configs[k].replace(replicates=totals[k] - values[k].size,
+                                               first_replicate=values[k].size)
+                            for k in grow])
+        values = list(values)
+        for k, frame in zip(grow, more, strict=True):
+            values[k] = np.concatenate([values[k], values_at(frame, "delta", 0)])
+        notes.append(f"half-width {_fmt(half)} > {sc.d1_halfwidth}: R = {totals} ({note})")
+        fit = fit_rate(sc.diffusion_sizes, values, seed=study.seed)
+    design = f" (design: {'; then '.join(notes)})" if notes else ""
+    return values, fit, design
 
 
 def _follows(e3: str, e2: str, rate: float) -> str:

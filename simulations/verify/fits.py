@@ -66,7 +66,8 @@ def _fit_once(sizes: np.ndarray, means: np.ndarray, with_floor: bool,
         return np.sqrt(w) * (np.log(np.exp(p[0]) * sizes ** (-p[1]) + p[2]) - y)
 
     start = [icpt, max(-slope, 0.05), 0.0]
-    sol = least_squares(resid, start, bounds=([-50, 0.0, 0.0], [50, 3.0, float(means.min())]))
+    # C0 may exceed the smallest mean (a noisy mean below the floor), never the largest
+    sol = least_squares(resid, start, bounds=([-50, 0.0, 0.0], [50, 3.0, float(means.max())]))
     return float(np.exp(sol.x[0])), float(sol.x[1]), float(sol.x[2]), float(np.sum(sol.fun**2))
 
 

@@ -36,11 +36,12 @@ class Scale:
     #: the PF-ODE's L1 tolerance (simulations.pf_ode): its error widens every interval
     ode_tol: float = 2e-4
     #: D1's design: the 95 % half-width its rate interval must reach (0: the pilot only);
-    #: replicates are added (up to ``d1_cap``) at the sizes n <= ``d1_topup_max_n``
-    #: (standard, full: every size but the largest, whose replicate costs 9x the next's)
+    #: replicates are added where they narrow it most per second of the cost model
+    #: (simulations.verify.d1_design), up to ``d1_cap`` per size and ``d1_budget_s``
+    #: seconds of added cost per top-up
     d1_halfwidth: float = 0.0
     d1_cap: int = 0
-    d1_topup_max_n: int = 1024
+    d1_budget_s: float = 3600.0
 
     @property
     def design(self) -> bool:
@@ -53,20 +54,19 @@ QUICK = Scale("quick", reps=24, reps_2d=4, sizes=(100, 200, 400, 800, 1600), n=2
               ode_tol=1e-3)
 #: Quick's sizes with replicates sized by the design (pilot 24, cap 400; 2-D 8, cap 48;
 #: diffusion loops up to 16), D1 on seven sizes to n = m = 4,096: a pilot of 20
-#: replicates, then as many more (up to 1,024) at n <= 2,048 as a ±0.05 interval needs.
+#: replicates, then up to two top-ups where the rate's ±0.05 interval needs them most.
 STANDARD = Scale("standard", reps=24, reps_2d=8, sizes=(100, 200, 400, 800, 1600), n=200,
                  rounds=8, long_rounds=100,
                  diffusion_sizes=(64, 128, 256, 512, 1024, 2048, 4096), diffusion_reps=20,
                  mlp_steps=600, max_reps=400, max_reps_2d=48, diffusion_cap=16,
-                 diffusion_long_rounds=30, d1_halfwidth=0.05, d1_cap=1024,
-                 d1_topup_max_n=2048)
+                 diffusion_long_rounds=30, d1_halfwidth=0.05, d1_cap=1024)
 #: The paper-scale run: fixed replicates (no final stage: at 200 replicates a second stage
 #: would triple its hour on 2 cores); its verdicts still state the R they need.
 FULL = Scale("full", reps=200, reps_2d=32, sizes=(100, 200, 400, 800, 1600, 3200, 6400),
              n=200, rounds=20, long_rounds=200,
              diffusion_sizes=(128, 256, 512, 1024, 2048, 4096), diffusion_reps=16,
              mlp_steps=1500, diffusion_cap=16, diffusion_long_rounds=50, d1_halfwidth=0.05,
-             d1_cap=2048, d1_topup_max_n=2048)
+             d1_cap=2048, d1_budget_s=7200.0)
 SCALES = {s.name: s for s in (QUICK, STANDARD, FULL)}
 
 
