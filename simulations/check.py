@@ -6,7 +6,8 @@ n_i, α_i, λ, the measured δ's, R1's bound, and constants you name), and decid
 
 * ``kind="mean"``: the claim "mean e_i ≤ mean b_i at every generation" under
   :func:`simulations.verify.rules.bound_verdict` (paired per-replicate differences,
-  one-sided bootstrap-t at level α per generation for *holds*, Holm over generations
+  one-sided tests at level α per generation (bootstrap-t and Student's t must both
+  reject) for *holds*, Holm over generations
   with a 2 % slack for *violated*), the rule whose false-verdict rates
   ``tests/test_verify_calibration.py`` measures;
 * ``kind="every replicate"``: the claim "e_i ≤ b_i for every replicate and generation"
