@@ -182,7 +182,8 @@ class BatchedPFODE:
         nodes = grid.nodes[None].expand(self.replicates, -1, -1).contiguous()
 
         def l1(fine, coarse):
-            return grid.integrate((torch.exp(fine) - torch.exp(coarse)).abs())[0]
+            gap = (torch.exp(fine) - torch.exp(coarse)).abs()  # inf − inf: abs_exp_diff
+            return grid.integrate(torch.where(gap.isnan(), abs_exp_diff(fine, coarse), gap))[0]
 
         if self.steps_used is None:
             fine, coarse = self._search(nodes, l1)
@@ -191,7 +192,9 @@ class BatchedPFODE:
             coarse = self._log_prob(nodes, max(1, self.steps_used // 2))
         gap = (fine - coarse).abs()
         values = torch.exp(fine)
-        err = values * torch.expm1(gap)
+        # p_K (e^gap − 1); where p_K underflows to 0 it is e^(log p_K + gap), not 0 · inf:
+        # +inf where the coarse path diverged (the TV and KL intervals then say nothing)
+        err = torch.where(values > 0, values * torch.expm1(gap), torch.exp(fine + gap))
         return OnGrid(values, grid.integrate(err)[0], err, fine - gap, fine + gap)
 
     def replicate(self, r: int) -> PFODEDistribution:
@@ -200,6 +203,14 @@ class BatchedPFODE:
                            self.reference[r:r + 1], self.sampler, self.width, self.tau,
                            self.tol, self.tau_ratio)
         return PFODEDistribution(law)
+
+
+def abs_exp_diff(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """|e^a − e^b| = e^{max(a, b)} (1 − e^{−|a − b|}) elementwise: 0 where a = b, +inf
+    where e^{max} overflows, never NaN (the naive difference gives inf − inf and, through
+    p (e^gap − 1), 0 · inf)."""
+    top, gap = torch.maximum(a, b), (a - b).abs()
+    return torch.where(gap > 0, torch.exp(top) * -torch.expm1(-gap), 0.0)
 
 
 def _mean_relative(fine: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:

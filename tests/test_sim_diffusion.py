@@ -267,6 +267,36 @@ def test_steps_are_chosen_within_the_tolerance_and_the_estimate_is_honest(rf_law
     torch.testing.assert_close(fixed.abs_error, torch.exp(p64) * torch.expm1((p64 - p32).abs()))
 
 
+def test_a_diverged_coarse_path_widens_the_interval_and_never_makes_nan(rf_law, monkeypatch):
+    # found by verify on a barely trained MLP score (20 Adam steps): at a tail node p_K
+    # underflowed to 0 while p_{K/2}'s path diverged (log p = +800), and the estimate
+    # p_K (e^gap − 1) became 0 · inf = NaN, then every TV of the round NaN. Now that node's
+    # error is +inf, so the TV interval is [0, 1] around a finite value, the others exact
+    from simulations.pf_ode import abs_exp_diff
+
+    law, grid = rf_law
+    law.steps_used = 64
+    nodes = grid.nodes[None].expand(2, -1, -1).contiguous()
+    fine, coarse = law._log_prob(nodes, 64), law._log_prob(nodes, 32)
+    fine[0, 0], coarse[0, 0] = -800.0, 800.0  # replicate 0, first node
+    crafted = {64: fine, 32: coarse}
+    monkeypatch.setattr(law, "_log_prob", lambda x, steps: crafted[steps].clone())
+    dens = law.grid_density(grid)
+    assert dens.abs_error[0, 0] == math.inf and not torch.isnan(dens.abs_error).any()
+    assert dens.l1_error[0] == math.inf and torch.isfinite(dens.l1_error[1])
+    p0 = grid.density(make_distribution("gaussian"))
+    value, lo, hi = grid.tv(dens, p0)
+    assert torch.isfinite(value).all() and lo[0] == 0 and hi[0] == 1
+    assert 0 < lo[1] <= value[1] <= hi[1] < 1
+    # the helper: |e^a − e^b| exactly where it is finite, inf where e^max overflows
+    a = torch.tensor([0.0, 1.0, -800.0, 800.0, 5.0], dtype=torch.float64)
+    b = torch.tensor([0.0, 0.5, 800.0, 800.0, -5.0], dtype=torch.float64)
+    got = abs_exp_diff(a, b)
+    assert got[0] == 0 and got[3] == 0 and got[2] == math.inf
+    torch.testing.assert_close(got[[1, 4]], (torch.exp(a) - torch.exp(b)).abs()[[1, 4]],
+                               rtol=1e-15, atol=0)
+
+
 @pytest.mark.parametrize("v", [1.0, 0.01])
 def test_tv_and_kl_intervals_hold_against_the_exact_gaussian_score(v):
     # with the exact score the PF-ODE maps the prior N(0, 1) at T linearly onto
