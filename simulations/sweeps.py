@@ -251,9 +251,25 @@ def _report(progress, result: SweepResult, pending: dict, todo: int) -> None:
 
 
 def local_executor(workers: int) -> cf.Executor:
-    """``workers`` spawned local processes (spawn: no forked torch state)."""
+    """``workers`` spawned local processes (spawn: no forked torch state) that exit when
+    the sweep's process dies (:func:`exit_with_parent`)."""
     return cf.ProcessPoolExecutor(max_workers=workers,
-                                  mp_context=multiprocessing.get_context("spawn"))
+                                  mp_context=multiprocessing.get_context("spawn"),
+                                  initializer=exit_with_parent, initargs=(os.getpid(),))
+
+
+def exit_with_parent(parent: int, every: float = 1.0) -> None:
+    """In a worker: a daemon thread that ends the process once ``parent`` is no longer its
+    parent. A sweep killed outright (SIGTERM, SIGKILL: no Ctrl-C to cancel its pool) would
+    otherwise leave its workers computing runs nobody stores, then idling for good
+    (measured: two such orphans per killed ``verify --store`` run)."""
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
 def cluster_executor(dask_address: str | None, partition: str | None, workers: int | None,

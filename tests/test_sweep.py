@@ -253,3 +253,41 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_finished_runs(tmp_path):
     assert 2 <= len(kept) < len(load(spec))
     with ResultStore(store) as db:
         assert db.integrity() == "ok" and len(db.runs()) == len(kept)
+
+
+KILLED_SWEEP = """
+import os, sys, time
+from simulations.sweeps import local_executor
+pool = local_executor(1)
+worker = pool.submit(os.getpid).result()
+pool.submit(time.sleep, 120)  # busy: a run the killed sweep will never store
+print(worker, flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads /proc (Linux)")
+def test_pool_workers_exit_when_the_sweep_is_killed():
+    # a sweep killed outright (SIGKILL: no Ctrl-C, no cleanup) must not leave its workers
+    # running; each worker watches its parent and exits once it is gone
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_SWEEP], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        worker = int(proc.stdout.readline())
+        os.kill(worker, 0)  # alive while the sweep lives
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                os.kill(worker, 0)
+            except ProcessLookupError:
+                break
+            if open(f"/proc/{worker}/stat").read().split()[2] == "Z":
+                break  # exited; a zombie until init reaps it
+            time.sleep(0.2)
+        else:
+            os.kill(worker, signal.SIGKILL)
+            raise AssertionError(f"worker {worker} outlived its killed sweep by 15 s")
+    finally:
+        proc.kill()
