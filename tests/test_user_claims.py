@@ -262,3 +262,39 @@ def test_a_claim_runs_through_the_store_and_resumes(tmp_path):
         assert len(db.runs()) == runs
     assert [v.as_dict() for v in first] == [v.as_dict() for v in second]
     assert [v.verdict for v in first if v.claim == "r4-small"] == ["holds", "holds"]
+
+
+def test_a_claim_written_in_python_is_a_list_of_cases(tmp_path):
+    # issue 19, "one kind of claim": the how-to's Claim of cases (loops + rule) runs like
+    # a built-in one: its verdicts, its figure and C1 on its loops. A second case is made
+    # only after the first was judged (a generator), and may use what it found.
+    from simulations.verify import Case, Claim
+    from simulations.verify.rules import monotone_verdict
+    from simulations.verify.study import replicate_matrix
+
+    judged = []
+
+    def judge(study, configs, frames):
+        for config, frame in zip(configs, frames, strict=True):
+            verdict = monotone_verdict(replicate_matrix(frame), decreasing=False)
+            study.verdict("drift", "shape", config.model, config.data, verdict, None,
+                          f"e_i rises at every round (n = {config.n})",
+                          replicates=config.replicates)
+        judged.append(len(frames))
+
+    def cases(study):
+        loop = {"model": "kde", "data": "gaussian", "schedule": "full-synthetic",
+                "rounds": 4, "replicates": 8}
+        yield Case([LoopConfig(n=200, **loop)], judge)
+        assert judged == [1]  # the first case was judged before the second is made
+        yield Case([LoopConfig(n=100, **loop)], judge)
+
+    verdicts = verify(out=tmp_path, claims=[Claim("drift", "KDE drifts", cases)])
+    mine = [v for v in verdicts if v.claim == "drift"]
+    assert [v.detail for v in mine] == ["e_i rises at every round (n = 200)",
+                                        "e_i rises at every round (n = 100)"]
+    assert all(v.verdict in ("holds", "violated", "inconclusive") for v in mine)
+    c1 = [v for v in verdicts if v.claim == "C1"]
+    assert len(c1) == 1 and c1[0].model == "kde" and "from 2 loops" in c1[0].detail
+    doc = json.loads((tmp_path / "verdicts.json").read_text())
+    assert {v["claim"] for v in doc["verdicts"]} == {"drift", "C1"}

@@ -13,7 +13,7 @@ import math
 import time
 from pathlib import Path
 
-from simulations.verify.claim import BUILTIN, Claim
+from simulations.verify.claim import BUILTIN, Case, Claim
 from simulations.verify.rules import RULE_TEXT, Verdict
 from simulations.verify.runner import (
     FULL,
@@ -36,7 +36,7 @@ ALIASES = {"V5": "V4", "P5": "V4"}
 FIXED_REPLICATES = tuple(c.name for c in BUILTIN if c.fixed_replicates)
 
 __all__ = ["BUILTIN", "EXPERIMENTS", "FULL", "QUICK", "RULE_TEXT", "SCALES", "STANDARD",
-           "Claim", "LoopsFailed", "Runner", "Scale", "Study", "Verdict", "resolve",
+           "Case", "Claim", "LoopsFailed", "Runner", "Scale", "Study", "Verdict", "resolve",
            "user_claims", "verify"]
 
 

@@ -1,22 +1,28 @@
 """One kind of claim: what ``boundkit verify`` confronts with trained loops.
 
-A :class:`Claim` is a statement, the loops it needs and the rule that decides it, with the
-labels of its figure. The paper's claims (:data:`BUILTIN`: V3 … D1, long, MLP, C1) and a
+A :class:`Claim` is a statement and a sequence of :class:`Case` s, each one decision: the
+loops it needs (``configs``) and the rule that turns their frames into verdicts and figure
+rows (``judge``). The paper's claims (:data:`BUILTIN`: V3 … D1, long, MLP, C1) and a
 user's (:func:`simulations.verify.claimfile.load`) are the same kind of object: ``verify``
-runs a list of them through the same runner (in process, or the sweep runner and a
-results store), and each gets the same verdict rows, figure, LaTeX and JSON.
+runs their cases through the same runner (in process, or the sweep runner and a results
+store), and each gets the same verdict rows, figure, LaTeX and JSON.
 
-Built-in claims run their loops and apply their rules in one function each
-(``claims.py``, ``claims_more.py``); a user's claim is assembled from its parts
-(:class:`UserClaim`: configs, then a rule per loop).
+The cases come from ``cases(study)``, a generator: a case is made only after the previous
+one was judged, so a claim can name its loops from earlier results (V4's bounds from V3's
+fit, P2's λ grid from λ′, D1's U-shape at the replicates its rate used). A rule may ask
+for more replicates of its own loops (D1's design): it runs them through
+``study.loops`` like any other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from simulations.verify import claims, claims_more
+from simulations.verify.case import Case
+
+__all__ = ["BUILTIN", "Case", "Claim"]
 
 
 @dataclass(frozen=True)
@@ -30,9 +36,8 @@ class Claim:
         its figure file ``fig_NAME`` and its verdict rows.
     statement : str
         One line saying what is claimed (the report's list of claims).
-    run : callable
-        ``run(study)``: runs the claim's loops through ``study.loops`` and adds its
-        verdicts (``study.verdict``) and figure rows (``study.summary``).
+    cases : callable
+        ``cases(study)``: yields the claim's :class:`Case` s (module docstring).
     xlabel : str
         The x axis of its figure.
     log_x : bool
@@ -44,10 +49,16 @@ class Claim:
 
     name: str
     statement: str
-    run: Callable
+    cases: Callable[..., Iterable[Case]]
     xlabel: str = "generation i + 1"
     log_x: bool = False
     fixed_replicates: bool = False
+
+    def run(self, study) -> None:
+        """Each case's loops through ``study.loops``, then its rule on their frames."""
+        for case in self.cases(study):
+            configs = list(case.configs)
+            case.judge(study, configs, study.loops(configs) if configs else [])
 
 
 BUILTIN = (

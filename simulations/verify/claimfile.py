@@ -16,6 +16,7 @@ import importlib.util
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -59,11 +60,11 @@ class ClaimSpec:
 
     def as_claim(self) -> Claim:
         """The :class:`~simulations.verify.claim.Claim` verify runs."""
-        from simulations.verify.user_rules import run_spec
+        from simulations.verify.user_rules import spec_cases
 
         xlabel = "λ (synthetic points per real point)" if self.kind == "peak" else \
             "generation i + 1"
-        return Claim(self.name, self.statement, lambda study: run_spec(study, self), xlabel,
+        return Claim(self.name, self.statement, partial(spec_cases, spec=self), xlabel,
                      fixed_replicates=True)
 
 

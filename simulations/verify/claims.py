@@ -1,13 +1,16 @@
 """Experiments C1, V3, V4, V5, P1, P3 (constant n), P4 and P5 (docs/theory.md §7).
 
-Each takes a :class:`~simulations.verify.study.Study`, runs its loops through the study's
-runner, and adds verdicts and summary rows. Generation i is the model of round i (the
-paper's p_{i+1}); bounds b_i come from boundkit's R1 with V3's fitted δ(n).
+Each is a claim's ``cases(study)`` (:mod:`simulations.verify.claim`): it yields
+:class:`~simulations.verify.case.Case` s, the loops of one decision and the rule
+(``_*_judge``) that turns their frames into verdicts and summary rows. Generation i is
+the model of round i (the paper's p_{i+1}); bounds b_i come from boundkit's R1 with V3's
+fitted δ(n).
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import partial
 
 import numpy as np
 
@@ -19,6 +22,7 @@ from boundkit import (
     bound_values,
     linear_response,
 )
+from simulations.verify.case import Case
 from simulations.verify.rules import (
     ALPHA,
     BOUND_EFFECT,
@@ -72,35 +76,41 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}"
 
 
-def v3(study: Study) -> None:
-    """V3: round 0's δ(n) = C n^{-r} (+ C0) against the model's rate."""
+def v3(study: Study):
+    """V3: round 0's δ(n) = C n^{-r} (+ C0) against the model's rate; one case per model
+    and data set (the round-0 loops over the size grid)."""
     for model in study.models():
         for data in study.data_for(model):
-            fit = study.rate(model, data)
-            r = theory_rate(model, DIM[data])
-            reps = study.reps(DIM[data], model)
-            verdict = ("not applicable" if r is None else
-                       equivalence_verdict(fit.rate, fit.rate_se, r, RATE_TOL, reps=reps))
-            detail = (f"r̂ = {_fmt(fit.rate)} [{_fmt(fit.rate_lo)}, {_fmt(fit.rate_hi)}] "
-                      f"(bootstrap 95 %), Ĉ = {_fmt(fit.const)}, Ĉ0 = {_fmt(fit.floor)} "
-                      f"(floor test p = {_fmt(fit.floor_p)}); "
-                      + (f"model rate {_fmt(r)} ± {RATE_TOL}" if r is not None else
-                         "no rate is claimed for an MLP score (reported, not tested)")
-                      + f"; n = {study.scale.sizes[0]}..{study.scale.sizes[-1]}")
-            if (model, data) in MISSPECIFIED:
-                verdict = "not applicable"
-                detail = ("misspecified: a Gaussian fit to non-Gaussian data keeps a TV "
-                          "floor, so no rate r applies; " + detail)
-            study.verdict("V3", "shape", model, data, verdict, fit.rate, detail,
-                          setting=f"round-0 delta over n = {study.scale.sizes[0]}.."
-                                  f"{study.scale.sizes[-1]}", replicates=reps)
-            values = study.fit_values[(model, data)]
-            stats_ = [mean_se(v) for v in values]
-            means = np.array([m for m, _ in stats_])
-            ses = np.array([s for _, s in stats_])
-            study.summary("V3", model, data, "delta", study.scale.sizes, means,
-                          means - 1.96 * ses, means + 1.96 * ses,
-                          predicted=fit.delta(study.scale.sizes))
+            yield Case(study.rate_configs(model, data),
+                       partial(_v3_judge, model=model, data=data))
+
+
+def _v3_judge(study: Study, configs, frames, model: str, data: str) -> None:
+    fit = study.record_rate(model, data, frames)
+    r = theory_rate(model, DIM[data])
+    reps = study.reps(DIM[data], model)
+    verdict = ("not applicable" if r is None else
+               equivalence_verdict(fit.rate, fit.rate_se, r, RATE_TOL, reps=reps))
+    detail = (f"r̂ = {_fmt(fit.rate)} [{_fmt(fit.rate_lo)}, {_fmt(fit.rate_hi)}] "
+              f"(bootstrap 95 %), Ĉ = {_fmt(fit.const)}, Ĉ0 = {_fmt(fit.floor)} "
+              f"(floor test p = {_fmt(fit.floor_p)}); "
+              + (f"model rate {_fmt(r)} ± {RATE_TOL}" if r is not None else
+                 "no rate is claimed for an MLP score (reported, not tested)")
+              + f"; n = {study.scale.sizes[0]}..{study.scale.sizes[-1]}")
+    if (model, data) in MISSPECIFIED:
+        verdict = "not applicable"
+        detail = ("misspecified: a Gaussian fit to non-Gaussian data keeps a TV "
+                  "floor, so no rate r applies; " + detail)
+    study.verdict("V3", "shape", model, data, verdict, fit.rate, detail,
+                  setting=f"round-0 delta over n = {study.scale.sizes[0]}.."
+                          f"{study.scale.sizes[-1]}", replicates=reps)
+    values = study.fit_values[(model, data)]
+    stats_ = [mean_se(v) for v in values]
+    means = np.array([m for m, _ in stats_])
+    ses = np.array([s for _, s in stats_])
+    study.summary("V3", model, data, "delta", study.scale.sizes, means,
+                  means - 1.96 * ses, means + 1.96 * ses,
+                  predicted=fit.delta(study.scale.sizes))
 
 
 def _exponent(mat: np.ndarray, seed: int) -> tuple[float, float]:
@@ -129,15 +139,21 @@ SCHEDULES = {
 }
 
 
-def loops(study: Study) -> None:
-    """V4 (calibrated bound), V5 (R8), P3 (exponent at constant n), P5 (balanced drift)."""
+def loops(study: Study):
+    """V4 (calibrated bound), V5 (R8), P3 (exponent at constant n), P5 (balanced drift):
+    one case per model and data set, a loop per schedule."""
     for model in study.models():
         for data in study.data_for(model):
             fit = study.rate(model, data)
             names = list(SCHEDULES) if DIM[data] == 1 else ["full-synthetic"]
             configs = [study.config(model, data, **SCHEDULES[s][0]) for s in names]
-            for name, config, frame in zip(names, configs, study.loops(configs), strict=True):
-                _one_loop(study, model, data, name, config, frame, fit)
+            yield Case(configs, partial(_v4_judge, model=model, data=data, names=names,
+                                        fit=fit))
+
+
+def _v4_judge(study, configs, frames, model, data, names, fit) -> None:
+    for name, config, frame in zip(names, configs, frames, strict=True):
+        _one_loop(study, model, data, name, config, frame, fit)
 
 
 def _one_loop(study, model, data, name, config, frame, fit) -> None:
@@ -197,77 +213,92 @@ def _ratio(mat: np.ndarray, seed: int) -> tuple[float, float]:
 ALPHAS = ("1/8", "1/4", "1/2", "1")
 
 
-def p1(study: Study) -> None:
-    """P1: e_T falls as the real share α rises (bound at every α, shape: monotone)."""
+def p1(study: Study):
+    """P1: e_T falls as the real share α rises (bound at every α, shape: monotone); one
+    case per model, a loop per α."""
     for model in study.models():
         data = "gaussian"
         fit = study.rate(model, data)
         configs = [study.config(model, data, schedule="constant-real", alpha=a) for a in ALPHAS]
-        frames = study.loops(configs)
-        finals, ses, bnds, bses, cols = [], [], [], [], []
-        last = study.scale.rounds - 1
-        for a, frame in zip(ALPHAS, frames, strict=True):
-            table = by_generation(frame)
-            sizes = [study.scale.n] * (last + 1)
-            bnds.append(fit_bounds(ConstantRealShare(a), fit, sizes)[last])
-            bses.append(fit_bounds_se(ConstantRealShare(a), fit, sizes)[last])
-            finals.append(table["mean"].iloc[-1])
-            ses.append(table.se.iloc[-1])
-            cols.append(replicate_matrix(frame)[:, -1])
-        paired = np.column_stack(cols)  # the loops share seeds: replicate r is paired
-        verdict, worst = bound_verdict(paired, bnds, bses)
-        where = {"schedule": "constant-real", "convention": "scaled",
-                 "replicates": paired.shape[0]}
-        study.verdict("P1", "bound", model, data, verdict, worst,
-                      f"e_T ≤ b_T at alpha = {', '.join(ALPHAS)} (T = {last}): max e/b = "
-                      f"{_fmt(worst)}", setting="e_T over the real share alpha", **where)
-        finals, ses = np.array(finals), np.array(ses)
-        verdict = monotone_verdict(paired, decreasing=True)
-        study.verdict("P1", "shape", model, data, verdict, float(finals[0] / finals[-1]),
-                      f"mean e_T by alpha {', '.join(ALPHAS)}: "
-                      f"{', '.join(_fmt(v) for v in finals)} (adjacent paired one-sided "
-                      f"bootstrap-t tests: all falling for holds, Holm for violated)",
-                      setting="e_T falls as alpha rises", **where)
-        study.summary("P1", model, data, "e_T by alpha", [float(Fraction(a)) for a in ALPHAS],
-                      finals, finals - 1.96 * ses, finals + 1.96 * ses, bound=np.array(bnds))
+        yield Case(configs, partial(_p1_judge, model=model, data=data, fit=fit))
 
 
-def p4(study: Study) -> None:
-    """P4: a final round with real share (T−1)/T brings e_T back to O(δ) (≤ 2δ)."""
+def _p1_judge(study, configs, frames, model, data, fit) -> None:
+    finals, ses, bnds, bses, cols = [], [], [], [], []
+    last = study.scale.rounds - 1
+    for a, frame in zip(ALPHAS, frames, strict=True):
+        table = by_generation(frame)
+        sizes = [study.scale.n] * (last + 1)
+        bnds.append(fit_bounds(ConstantRealShare(a), fit, sizes)[last])
+        bses.append(fit_bounds_se(ConstantRealShare(a), fit, sizes)[last])
+        finals.append(table["mean"].iloc[-1])
+        ses.append(table.se.iloc[-1])
+        cols.append(replicate_matrix(frame)[:, -1])
+    paired = np.column_stack(cols)  # the loops share seeds: replicate r is paired
+    verdict, worst = bound_verdict(paired, bnds, bses)
+    where = {"schedule": "constant-real", "convention": "scaled",
+             "replicates": paired.shape[0]}
+    study.verdict("P1", "bound", model, data, verdict, worst,
+                  f"e_T ≤ b_T at alpha = {', '.join(ALPHAS)} (T = {last}): max e/b = "
+                  f"{_fmt(worst)}", setting="e_T over the real share alpha", **where)
+    finals, ses = np.array(finals), np.array(ses)
+    verdict = monotone_verdict(paired, decreasing=True)
+    study.verdict("P1", "shape", model, data, verdict, float(finals[0] / finals[-1]),
+                  f"mean e_T by alpha {', '.join(ALPHAS)}: "
+                  f"{', '.join(_fmt(v) for v in finals)} (adjacent paired one-sided "
+                  f"bootstrap-t tests: all falling for holds, Holm for violated)",
+                  setting="e_T falls as alpha rises", **where)
+    study.summary("P1", model, data, "e_T by alpha", [float(Fraction(a)) for a in ALPHAS],
+                  finals, finals - 1.96 * ses, finals + 1.96 * ses, bound=np.array(bnds))
+
+
+def p4(study: Study):
+    """P4: a final round with real share (T−1)/T brings e_T back to O(δ) (≤ 2δ); one case
+    per model."""
     last = study.scale.rounds - 1
     share = f"{last - 1}/{last}"
     for model in study.models():
         data = "gaussian"
         fit = study.rate(model, data)
-        (frame,) = study.loops([study.config(model, data, schedule="final-rescue",
-                                             alpha=share)])
-        mat = replicate_matrix(frame)
-        sizes = [study.scale.n] * (last + 1)
-        b = fit_bounds(FinalRoundRescue(share), fit, sizes)[last]
-        b_se = fit_bounds_se(FinalRoundRescue(share), fit, sizes)[last]
-        m, _ = mean_se(mat[:, -1])
-        verdict, worst = bound_verdict(mat[:, -1], [b], [b_se])
-        where = {"schedule": "final-rescue", "replicates": mat.shape[0]}
-        study.verdict("P4", "bound", model, data, verdict, worst,
-                      f"rescued e_T = {_fmt(m)} vs R1's b_T = {_fmt(b)} (alpha_T = {share})",
-                      setting=f"final round real share {share}", **where)
-        rho, rse = _ratio(mat, study.seed)
-        excess = mat[:, -1] - 2.0 * mat[:, 0]  # e_T ≤ 2 e_0 in mean, paired per replicate
-        word = ("violated" if p_above(excess, 0.0)[0] <= ALPHA else
-                "holds" if p_below(excess, 0.0)[0] <= ALPHA else "inconclusive")
-        verdict = Decision(word, replicates_for(excess.std(ddof=1),
-                                                BOUND_EFFECT * 2.0 * mat[:, 0].mean()))
-        study.verdict("P4", "shape", model, data, verdict, rho,
-                      f"e_T/e_0 = {_fmt(rho)} (se {_fmt(rse)}) against O(delta): <= 2 "
-                      f"(paired e_T − 2 e_0 per replicate)",
-                      setting="rescued e_T <= 2 e_0", **where)
-        table = by_generation(frame)
-        study.summary("P4", model, data, "final-rescue", table.generation + 1, table["mean"],
-                      table.lo, table.hi)
+        yield Case([study.config(model, data, schedule="final-rescue", alpha=share)],
+                   partial(_p4_judge, model=model, data=data, fit=fit, share=share))
 
 
-def c1(study: Study) -> None:
-    """C1: R1 with the measured δ_i (v1_margin) and Pinsker (v2_margin) on every loop run."""
+def _p4_judge(study, configs, frames, model, data, fit, share) -> None:
+    last = study.scale.rounds - 1
+    (frame,) = frames
+    mat = replicate_matrix(frame)
+    sizes = [study.scale.n] * (last + 1)
+    b = fit_bounds(FinalRoundRescue(share), fit, sizes)[last]
+    b_se = fit_bounds_se(FinalRoundRescue(share), fit, sizes)[last]
+    m, _ = mean_se(mat[:, -1])
+    verdict, worst = bound_verdict(mat[:, -1], [b], [b_se])
+    where = {"schedule": "final-rescue", "replicates": mat.shape[0]}
+    study.verdict("P4", "bound", model, data, verdict, worst,
+                  f"rescued e_T = {_fmt(m)} vs R1's b_T = {_fmt(b)} (alpha_T = {share})",
+                  setting=f"final round real share {share}", **where)
+    rho, rse = _ratio(mat, study.seed)
+    excess = mat[:, -1] - 2.0 * mat[:, 0]  # e_T ≤ 2 e_0 in mean, paired per replicate
+    word = ("violated" if p_above(excess, 0.0)[0] <= ALPHA else
+            "holds" if p_below(excess, 0.0)[0] <= ALPHA else "inconclusive")
+    verdict = Decision(word, replicates_for(excess.std(ddof=1),
+                                            BOUND_EFFECT * 2.0 * mat[:, 0].mean()))
+    study.verdict("P4", "shape", model, data, verdict, rho,
+                  f"e_T/e_0 = {_fmt(rho)} (se {_fmt(rse)}) against O(delta): <= 2 "
+                  f"(paired e_T − 2 e_0 per replicate)",
+                  setting="rescued e_T <= 2 e_0", **where)
+    table = by_generation(frame)
+    study.summary("P4", model, data, "final-rescue", table.generation + 1, table["mean"],
+                  table.lo, table.hi)
+
+
+def c1(study: Study):
+    """C1: R1 with the measured δ_i (v1_margin) and Pinsker (v2_margin) on every loop run
+    (one case, no loops of its own)."""
+    yield Case((), _c1_judge)
+
+
+def _c1_judge(study: Study, configs, frames) -> None:
     groups: dict = {}
     for model, data, frame in study.c1:
         part = frame[frame.metric.isin(["v1_margin", "v2_margin"])]

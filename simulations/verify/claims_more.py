@@ -1,14 +1,17 @@
 """Experiments P2 (both conventions), P3 (growing sizes), D1, the long horizon and the
-MLP architecture check (docs/theory.md §7)."""
+MLP architecture check (docs/theory.md §7): each a claim's ``cases(study)`` that yields
+:class:`~simulations.verify.case.Case` s (as in :mod:`simulations.verify.claims`)."""
 
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 from scipy import optimize
 
 from boundkit import FullSynthetic, linear_response, phase_transition, risk, tau_star
+from simulations.verify.case import Case
 from simulations.verify.claims import EXPONENT_TOL, R8_TOL, RATE_TOL, _exponent, _fmt
 from simulations.verify.d1_design import allocate
 from simulations.verify.fits import fit_rate
@@ -48,8 +51,9 @@ def _lambda_critical(fit, convention: str) -> tuple[float, str]:
     return pt.lambda_critical, "; the fitted floor removes the transition, grid from pure r̂"
 
 
-def p2(study: Study) -> None:
-    """P2: at fixed real n, e_T over a λ grid straddling λ'_T(r̂), both conventions."""
+def p2(study: Study):
+    """P2: at fixed real n, e_T over a λ grid straddling λ'_T(r̂), both conventions; one
+    case per model and convention (a loop per λ)."""
     rounds = P2_GENERATION + 1
     for model in study.models():
         data = "gaussian"
@@ -63,40 +67,49 @@ def p2(study: Study) -> None:
                 reason = (f"{conv}: not applicable: lambda'_T(r̂ = {_fmt(fit.e1_rate)}) = "
                           f"{_fmt(lam_c)} puts {points:,.0f} points in a round (diffusion "
                           f"runs at most {P2_MAX_POINTS_DIFFUSION:,})")
-                for kind in ("bound", "shape"):
-                    study.verdict("P2", kind, model, data, "not applicable", None, reason,
-                                  setting="e_T over the synthetic ratio lambda",
-                                  schedule="fixed-ratio", convention=conv)
+                yield Case((), partial(_p2_not_applicable, model=model, data=data,
+                                       conv=conv, reason=reason))
                 continue
             configs = [study.config(model, data, schedule="fixed-ratio", lam=lam,
                                     convention=conv, rounds=rounds) for lam in lams]
-            frames = study.loops(configs)
-            mats = [replicate_matrix(f)[:, -1] for f in frames]
-            paired = np.column_stack(mats)  # the λ grid shares seeds: paired by replicate
-            ms = np.array([mean_se(v) for v in mats])
-            b = _risks(fit.e1_rate, fit.const, fit.floor, lams, study.scale.n, conv)
-            b_se = np.array([_risks(min(max(r, 0.01), 0.99), c, c0, lams, study.scale.n, conv)
-                             for c, r, c0 in fit.draws]).std(0, ddof=1) if fit.draws else 0.0
-            verdict, worst = bound_verdict(paired, b, b_se)
-            where = {"schedule": "fixed-ratio", "convention": conv,
-                     "replicates": paired.shape[0]}
-            study.verdict("P2", "bound", model, data, verdict, worst,
-                          f"{conv}: e_T <= B_T(lambda) at lambda = {lams} (T = "
-                          f"{P2_GENERATION}): max e/B = {_fmt(worst)}",
-                          setting="e_T over the synthetic ratio lambda", **where)
-            pred = np.array([linear_response(c.schedule_obj, cal.a(np.asarray(c.sizes, float)),
-                                             cal.s(np.asarray(c.sizes, float)),
-                                             [P2_GENERATION]).e[0] for c in configs])
-            _peak_verdict(study, model, data, conv, lams, lam_c, paired, note, where)
-            rel = ms[:, 0] / pred - 1
-            verdict = equivalence_values(paired, pred, R8_TOL * pred)
-            study.verdict("V5", "prediction", model, data, verdict, float(np.abs(rel).max()),
-                          f"P2 {conv} lambda grid: R8 vs mean e_T, max |rel. error| = "
-                          f"{_fmt(np.abs(rel).max())}, band ± {R8_TOL:.0%}",
-                          setting="R8 on the lambda grid", **where)
-            study.summary(f"P2 {conv}", model, data, conv, lams, ms[:, 0],
-                          ms[:, 0] - 1.96 * ms[:, 1], ms[:, 0] + 1.96 * ms[:, 1], bound=b,
-                          predicted=pred)
+            yield Case(configs, partial(_p2_judge, model=model, data=data, conv=conv,
+                                        lams=lams, lam_c=lam_c, note=note, fit=fit, cal=cal))
+
+
+def _p2_not_applicable(study, configs, frames, model, data, conv, reason) -> None:
+    for kind in ("bound", "shape"):
+        study.verdict("P2", kind, model, data, "not applicable", None, reason,
+                      setting="e_T over the synthetic ratio lambda", schedule="fixed-ratio",
+                      convention=conv)
+
+
+def _p2_judge(study, configs, frames, model, data, conv, lams, lam_c, note, fit, cal) -> None:
+    mats = [replicate_matrix(f)[:, -1] for f in frames]
+    paired = np.column_stack(mats)  # the λ grid shares seeds: paired by replicate
+    ms = np.array([mean_se(v) for v in mats])
+    b = _risks(fit.e1_rate, fit.const, fit.floor, lams, study.scale.n, conv)
+    b_se = np.array([_risks(min(max(r, 0.01), 0.99), c, c0, lams, study.scale.n, conv)
+                     for c, r, c0 in fit.draws]).std(0, ddof=1) if fit.draws else 0.0
+    verdict, worst = bound_verdict(paired, b, b_se)
+    where = {"schedule": "fixed-ratio", "convention": conv,
+             "replicates": paired.shape[0]}
+    study.verdict("P2", "bound", model, data, verdict, worst,
+                  f"{conv}: e_T <= B_T(lambda) at lambda = {lams} (T = "
+                  f"{P2_GENERATION}): max e/B = {_fmt(worst)}",
+                  setting="e_T over the synthetic ratio lambda", **where)
+    pred = np.array([linear_response(c.schedule_obj, cal.a(np.asarray(c.sizes, float)),
+                                     cal.s(np.asarray(c.sizes, float)),
+                                     [P2_GENERATION]).e[0] for c in configs])
+    _peak_verdict(study, model, data, conv, lams, lam_c, paired, note, where)
+    rel = ms[:, 0] / pred - 1
+    verdict = equivalence_values(paired, pred, R8_TOL * pred)
+    study.verdict("V5", "prediction", model, data, verdict, float(np.abs(rel).max()),
+                  f"P2 {conv} lambda grid: R8 vs mean e_T, max |rel. error| = "
+                  f"{_fmt(np.abs(rel).max())}, band ± {R8_TOL:.0%}",
+                  setting="R8 on the lambda grid", **where)
+    study.summary(f"P2 {conv}", model, data, conv, lams, ms[:, 0],
+                  ms[:, 0] - 1.96 * ms[:, 1], ms[:, 0] + 1.96 * ms[:, 1], bound=b,
+                  predicted=pred)
 
 
 def _risks(r, c, c0, lams, n, conv) -> np.ndarray:
@@ -125,10 +138,11 @@ P3_MAX_POINTS = 500_000
 P3_MAX_POINTS_DIFFUSION = 4096
 
 
-def p3_sizes(study: Study) -> None:
+def p3_sizes(study: Study):
     """P3: n_i = n0 (i+1)^p. R1 with the fitted δ(n) names the growth p_b that keeps
     e_i ≤ ε = 2 e_0 at every round; the claim is tested at every grid p ≥ p_b (bound rule,
-    paired per replicate against 2 e_0 of the constant-n loop: the loops share seeds)."""
+    paired per replicate against 2 e_0 of the constant-n loop: the loops share seeds); one
+    case per model, a loop per p."""
     n0, rounds = 100, study.scale.rounds
     for model in study.models():
         data = "gaussian"
@@ -155,42 +169,49 @@ def p3_sizes(study: Study) -> None:
         if math.isfinite(p_star) and p_star not in powers and n0 * rounds**p_star <= most:
             powers.append(p_star)
         configs = [study.config(model, data, n=n0, growth=p) for p in powers]
-        frames = study.loops(configs)
-        mats = [replicate_matrix(f) for f in frames]
-        e0 = mats[0][:, 0]  # round 0 is the same loop at every p (same n0, same seeds)
-        eps = 2 * float(e0.mean())
-        p_bound = p_needed(eps)
-        covered = [j for j, p in enumerate(powers) if p >= p_needed(eps_fit)]  # named before
-        # per replicate: e_i(p) − 2 e_0 ≤ 0 at every round ≥ 1 of every p ≥ p_b; the bound
-        # rule on e_i(p) + (ε − 2 e_0) against ε keeps the pairing
-        holds_at = []
-        for j in range(len(powers)):
-            shifted = mats[j][:, 1:] + (eps - 2 * e0)[:, None]
-            word, _ = bound_verdict(shifted, np.full(shifted.shape[1], eps))
-            holds_at.append(word == "holds")
-        if covered:
-            block = np.column_stack([mats[j][:, 1:] + (eps - 2 * e0)[:, None] for j in covered])
-            verdict, worst = bound_verdict(block, np.full(block.shape[1], eps))
-        else:
-            verdict, worst = "not applicable", float("nan")
-        smallest = next((p for p, h in zip(powers, holds_at, strict=True) if h), None)
-        study.verdict("P3", "bound", model, data, verdict, worst if covered else None,
-                      f"n_i = {n0}(i+1)^p over {rounds} rounds, eps = 2 e_0 = {_fmt(eps)}: R1 "
-                      f"with the fit needs p >= {_fmt(p_needed(eps_fit))} (with the fit's e_0; "
-                      f"{_fmt(p_bound)} with the measured one; uniform in i: p > 1/r̂ = "
-                      f"{_fmt(1 / r)}); tested at p = "
-                      f"{[powers[j] for j in covered] or 'none on the grid'}: max "
-                      f"mean e_i/eps = {_fmt(worst)}; the smallest grid p where e_i <= eps "
-                      f"holds is {smallest} (the bound's p is sufficient, not necessary)"
-                      + ("" if covered else f"; not applicable: the bound's p is beyond the "
-                         f"grid and n0 (T)^p would pass {most:,} points"),
-                      setting="growing sizes keep e_i <= 2 e_0", schedule="full-synthetic",
-                      replicates=e0.size)
-        study.summary("P3 sizes", model, data, "e_T by p", powers,
-                      [by_generation(f)["mean"].iloc[-1] for f in frames],
-                      [by_generation(f).lo.iloc[-1] for f in frames],
-                      [by_generation(f).hi.iloc[-1] for f in frames],
-                      bound=np.full(len(powers), eps))
+        yield Case(configs, partial(_p3_judge, model=model, data=data, powers=powers,
+                                    p_needed=p_needed, eps_fit=eps_fit, rate=r, most=most,
+                                    n0=n0))
+
+
+def _p3_judge(study, configs, frames, model, data, powers, p_needed, eps_fit, rate, most,
+              n0) -> None:
+    rounds, r = study.scale.rounds, rate
+    mats = [replicate_matrix(f) for f in frames]
+    e0 = mats[0][:, 0]  # round 0 is the same loop at every p (same n0, same seeds)
+    eps = 2 * float(e0.mean())
+    p_bound = p_needed(eps)
+    covered = [j for j, p in enumerate(powers) if p >= p_needed(eps_fit)]  # named before
+    # per replicate: e_i(p) − 2 e_0 ≤ 0 at every round ≥ 1 of every p ≥ p_b; the bound
+    # rule on e_i(p) + (ε − 2 e_0) against ε keeps the pairing
+    holds_at = []
+    for j in range(len(powers)):
+        shifted = mats[j][:, 1:] + (eps - 2 * e0)[:, None]
+        word, _ = bound_verdict(shifted, np.full(shifted.shape[1], eps))
+        holds_at.append(word == "holds")
+    if covered:
+        block = np.column_stack([mats[j][:, 1:] + (eps - 2 * e0)[:, None] for j in covered])
+        verdict, worst = bound_verdict(block, np.full(block.shape[1], eps))
+    else:
+        verdict, worst = "not applicable", float("nan")
+    smallest = next((p for p, h in zip(powers, holds_at, strict=True) if h), None)
+    study.verdict("P3", "bound", model, data, verdict, worst if covered else None,
+                  f"n_i = {n0}(i+1)^p over {rounds} rounds, eps = 2 e_0 = {_fmt(eps)}: R1 "
+                  f"with the fit needs p >= {_fmt(p_needed(eps_fit))} (with the fit's e_0; "
+                  f"{_fmt(p_bound)} with the measured one; uniform in i: p > 1/r̂ = "
+                  f"{_fmt(1 / r)}); tested at p = "
+                  f"{[powers[j] for j in covered] or 'none on the grid'}: max "
+                  f"mean e_i/eps = {_fmt(worst)}; the smallest grid p where e_i <= eps "
+                  f"holds is {smallest} (the bound's p is sufficient, not necessary)"
+                  + ("" if covered else f"; not applicable: the bound's p is beyond the "
+                     f"grid and n0 (T)^p would pass {most:,} points"),
+                  setting="growing sizes keep e_i <= 2 e_0", schedule="full-synthetic",
+                  replicates=e0.size)
+    study.summary("P3 sizes", model, data, "e_T by p", powers,
+                  [by_generation(f)["mean"].iloc[-1] for f in frames],
+                  [by_generation(f).lo.iloc[-1] for f in frames],
+                  [by_generation(f).hi.iloc[-1] for f in frames],
+                  bound=np.full(len(powers), eps))
 
 
 TAU_FACTORS = (1 / 16, 1 / 4, 1.0, 4.0, 16.0)
@@ -198,20 +219,32 @@ TAU_FACTORS = (1 / 16, 1 / 4, 1.0, 4.0, 16.0)
 MIN_BOOT_REPS = 10
 
 
-def d1(study: Study) -> None:
+def d1(study: Study):
     """D1: random-feature diffusion with m = n and τ = τ*(n, m): r̂ against E3's 1/5 and
     E2's 1/4 (which one the trained model follows, or neither), and the U-shape of KL
-    against τ at two sizes."""
+    against τ at two sizes. Cases: the rate's loops (its rule may add replicates: the
+    design), then the U-shape's at each size, at the replicates the rate ended with at its
+    fewest."""
     sc = study.scale
     model, data = "diffusion-rf", "gaussian"
     rf = {"width_factor": 1.0, "tau": "star", "ode_tol": sc.ode_tol}  # m = n uncapped
-    reps = sc.diffusion_reps
-    configs = [study.config(model, data, model_params=rf, n=n, rounds=1, replicates=reps)
-               for n in sc.diffusion_sizes]
-    values = [values_at(f, "delta", 0) for f in study.loops(configs)]
+    configs = [study.config(model, data, model_params=rf, n=n, rounds=1,
+                            replicates=sc.diffusion_reps) for n in sc.diffusion_sizes]
+    used: dict = {}
+    yield Case(configs, partial(_d1_rate_judge, model=model, data=data, used=used))
+    for n in _u_sizes(sc.diffusion_sizes):
+        star = n * n * tau_star(n, n)
+        yield Case([study.config(model, data, model_params={**rf, "tau": f * star}, n=n,
+                                 rounds=1, replicates=used["reps"]) for f in TAU_FACTORS],
+                   partial(_u_shape_judge, model=model, data=data, n=n, reps=used["reps"]))
+
+
+def _d1_rate_judge(study, configs, frames, model, data, used) -> None:
+    sc = study.scale
+    values = [values_at(f, "delta", 0) for f in frames]
     fit = fit_rate(sc.diffusion_sizes, values, seed=study.seed)
     values, fit, design = _d1_final_stage(study, configs, values, fit)
-    reps = min(v.size for v in values)  # the replicates behind the rate (its fewest)
+    reps = used["reps"] = min(v.size for v in values)  # behind the rate (its fewest)
     verdict = equivalence_verdict(fit.rate, fit.rate_se, 0.2, RATE_TOL, reps=reps)
     e2 = equivalence_verdict(fit.rate, fit.rate_se, 0.25, RATE_TOL)
     if reps < MIN_BOOT_REPS and verdict == "violated":
@@ -233,8 +266,6 @@ def d1(study: Study) -> None:
     means = np.array([v.mean() for v in values])
     study.summary("D1 rate", model, data, "delta", sc.diffusion_sizes, means, means, means,
                   predicted=fit.delta(sc.diffusion_sizes))
-    for n in _u_sizes(sc.diffusion_sizes):
-        _u_shape(study, model, data, rf, n, reps)
 
 
 def _d1_final_stage(study: Study, configs, values, fit):
@@ -290,12 +321,10 @@ def _u_sizes(sizes) -> list[int]:
     return sorted(set(picks))
 
 
-def _u_shape(study: Study, model: str, data: str, rf: dict, n: int, reps: int) -> None:
+def _u_shape_judge(study, configs, frames, model: str, data: str, n: int, reps: int) -> None:
     star = n * n * tau_star(n, n)
     taus = [f * star for f in TAU_FACTORS]
-    configs = [study.config(model, data, model_params={**rf, "tau": t}, n=n, rounds=1,
-                            replicates=reps) for t in taus]
-    kl = [values_at(f, "kl", 0) for f in study.loops(configs)]
+    kl = [values_at(f, "kl", 0) for f in frames]
     ms = np.array([mean_se(v) for v in kl])
     mid = int(np.argmin(ms[:, 0]))
     verdict = u_shape_verdict(np.column_stack(kl), TAU_FACTORS.index(1.0))
@@ -310,9 +339,10 @@ def _u_shape(study: Study, model: str, data: str, rf: dict, n: int, reps: int) -
                   ms[:, 0] - 1.96 * ms[:, 1], ms[:, 0] + 1.96 * ms[:, 1])
 
 
-def long_horizon(study: Study) -> None:
+def long_horizon(study: Study):
     """Full synthetic for ≥ 100 rounds (diffusion: the scale's ``diffusion_long_rounds``,
-    on both 1-D data sets): the growth exponent, the variance and recall."""
+    on both 1-D data sets): the growth exponent, the variance and recall; one case (one
+    loop) per model and data set."""
     sc = study.scale
     for model, data in [(m, d) for m in study.models()
                         for d in (study.data_for(m) if is_diffusion(m) else ("gaussian",))]:
@@ -321,36 +351,44 @@ def long_horizon(study: Study) -> None:
                               replicates=(study.reps(1, model) if is_diffusion(model)
                                           else max(study.reps() // 3, 4)),
                               metrics=["default", "precision_recall"])
-        (frame,) = study.loops([config])
-        mat = replicate_matrix(frame)
-        slope, se = _exponent(mat, study.seed)
-        verdict = equivalence_verdict(slope, se, 1.0, EXPONENT_TOL, reps=mat.shape[0])
-        var = by_generation(frame, "var")
-        recall = by_generation(frame, "recall") if (frame.metric == "recall").any() else None
-        study.verdict("P3", "shape", model, data, verdict, slope,
-                      f"long horizon ({rounds} rounds, n = {config.n}): e_i ∝ "
-                      f"(i+1)^{_fmt(slope)} (se {_fmt(se)}); bound's 1 ± {EXPONENT_TOL}; "
-                      f"variance at "
-                      f"the last round {_fmt(var['mean'].iloc[-1])}"
-                      + ("" if recall is None else
-                         f", recall {_fmt(recall['mean'].iloc[-1])}"),
-                      setting=f"growth exponent over {rounds} rounds",
-                      schedule="full-synthetic", replicates=mat.shape[0])
-        table = by_generation(frame)
-        x = table.generation + 1
-        study.summary("long", model, data, "e", x, table["mean"], table.lo, table.hi,
-                      bound=None, predicted=None)
-        study.summary("long", model, data, "variance", x, var["mean"], var.lo, var.hi)
-        if recall is not None:
-            study.summary("long", model, data, "recall", x, recall["mean"], recall.lo,
-                          recall.hi)
+        yield Case([config], partial(_long_judge, model=model, data=data, rounds=rounds))
 
 
-def mlp(study: Study) -> None:
+def _long_judge(study, configs, frames, model, data, rounds) -> None:
+    (config,), (frame,) = configs, frames
+    mat = replicate_matrix(frame)
+    slope, se = _exponent(mat, study.seed)
+    verdict = equivalence_verdict(slope, se, 1.0, EXPONENT_TOL, reps=mat.shape[0])
+    var = by_generation(frame, "var")
+    recall = by_generation(frame, "recall") if (frame.metric == "recall").any() else None
+    study.verdict("P3", "shape", model, data, verdict, slope,
+                  f"long horizon ({rounds} rounds, n = {config.n}): e_i ∝ "
+                  f"(i+1)^{_fmt(slope)} (se {_fmt(se)}); bound's 1 ± {EXPONENT_TOL}; "
+                  f"variance at "
+                  f"the last round {_fmt(var['mean'].iloc[-1])}"
+                  + ("" if recall is None else
+                     f", recall {_fmt(recall['mean'].iloc[-1])}"),
+                  setting=f"growth exponent over {rounds} rounds",
+                  schedule="full-synthetic", replicates=mat.shape[0])
+    table = by_generation(frame)
+    x = table.generation + 1
+    study.summary("long", model, data, "e", x, table["mean"], table.lo, table.hi,
+                  bound=None, predicted=None)
+    study.summary("long", model, data, "variance", x, var["mean"], var.lo, var.hi)
+    if recall is not None:
+        study.summary("long", model, data, "recall", x, recall["mean"], recall.lo,
+                      recall.hi)
+
+
+def mlp(study: Study):
     """The architecture check: an MLP-score diffusion loop (C1 on it; its drift reported)."""
-    config = study.config("diffusion-mlp", "gaussian", model_params=study.params(
-                          "diffusion-mlp"), n=256, rounds=3, replicates=2, grid_points=1025)
-    (frame,) = study.loops([config])
+    yield Case([study.config("diffusion-mlp", "gaussian", model_params=study.params(
+                "diffusion-mlp"), n=256, rounds=3, replicates=2, grid_points=1025)],
+               _mlp_judge)
+
+
+def _mlp_judge(study, configs, frames) -> None:
+    (frame,) = frames
     table = by_generation(frame)
     study.summary("MLP", "diffusion-mlp", "gaussian", "full-synthetic", table.generation + 1,
                   table["mean"], table.lo, table.hi,

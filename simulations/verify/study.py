@@ -155,18 +155,24 @@ class Study:
 
     # -- fits ------------------------------------------------------------------------------
 
+    def rate_configs(self, model: str, data: str) -> list[LoopConfig]:
+        """V3's loops: round 0 over the geometric grid of n."""
+        return [self.config(model, data, n=n, rounds=1, schedule="full-synthetic")
+                for n in self.scale.sizes]
+
+    def record_rate(self, model: str, data: str, frames: list[pd.DataFrame]) -> RateFit:
+        """Fit δ(n) from the frames of :meth:`rate_configs` and cache it."""
+        key = (model, data)
+        values = [values_at(f, "delta", 0) for f in frames]
+        self.fit_values[key] = values
+        self.fits[key] = fit_rate(self.scale.sizes, values, seed=self.seed)
+        return self.fits[key]
+
     def rate(self, model: str, data: str) -> RateFit:
         """V3's fit of round 0's δ(n) over the geometric grid of n (cached)."""
-        key = (model, data)
-        if key not in self.fits:
-            sizes = self.scale.sizes
-            configs = [self.config(model, data, n=n, rounds=1, schedule="full-synthetic")
-                       for n in sizes]
-            frames = self.loops(configs)
-            values = [values_at(f, "delta", 0) for f in frames]
-            self.fit_values[key] = values
-            self.fits[key] = fit_rate(sizes, values, seed=self.seed)
-        return self.fits[key]
+        if (model, data) not in self.fits:
+            self.record_rate(model, data, self.loops(self.rate_configs(model, data)))
+        return self.fits[(model, data)]
 
     def calibration(self, model: str, data: str) -> Calibration:
         """R8's calibration (cached)."""

@@ -1,5 +1,6 @@
 """Running a user's claim (:class:`~simulations.verify.claimfile.ClaimSpec`) inside a
-verification: its loops through the study's runner, then, per loop, the rule of its kind
+verification, as one :class:`~simulations.verify.case.Case`: its loops through the study's
+runner, then, per loop, the rule of its kind
 (the rules of simulations.verify.rules, the same as the built-in claims'):
 
 * ``bound``: :func:`simulations.check.check_bound` (``mean``: bound_verdict on paired
@@ -13,9 +14,12 @@ verification: its loops through the study's runner, then, per loop, the rule of 
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from simulations.check import check_bound
+from simulations.verify.case import Case
 from simulations.verify.claims import _exponent, _fmt
 from simulations.verify.rules import (
     Decision,
@@ -26,10 +30,14 @@ from simulations.verify.rules import (
 from simulations.verify.study import by_generation, replicate_matrix
 
 
-def run_spec(study, spec) -> None:
-    """Run the claim's loops and add one verdict per loop (``peak``: per model, data and
-    n) with its figure rows."""
-    frames = study.loops(list(spec.configs))
+def spec_cases(study, spec):
+    """The claim's one case: its loops, then :func:`judge_spec` (the cases of
+    :class:`~simulations.verify.claim.Claim`, like a built-in claim's)."""
+    yield Case(spec.configs, partial(judge_spec, spec=spec))
+
+
+def judge_spec(study, configs, frames, spec) -> None:
+    """One verdict per loop (``peak``: per model, data and n) with its figure rows."""
     if spec.kind == "peak":
         _peak(study, spec, frames)
         return
