@@ -4,7 +4,7 @@
 this process (about 17 minutes on 2 cores, most of it the diffusion loops); ``--scale
 standard`` sizes the replicates by a pilot stage for 90 % power (capped) and decides what
 is decidable (not yet timed whole with diffusion: V3 took 8 min, V4 over 23 min
-before it was stopped, D1 alone 27 min);
+before it was stopped, D1 alone 30 min);
 ``--scale full`` (``--full``) is the paper-scale run, executed through the sweep runner
 and a results store (``--store``, default DIR/results.sqlite) so that it resumes, on
 local workers, ``--dask`` or ``--slurm``.
@@ -33,7 +33,7 @@ STYLE = {"holds": "green", "violated": "red", "inconclusive": "yellow",
               show_default=True, help="Directory for report.md, verdicts.json, figures, LaTeX.")
 @click.option("--scale", "scale_name", type=click.Choice(["quick", "standard", "full"]),
               default=None, help="quick (default; about 17 minutes), standard (replicates "
-              "sized by a pilot for 90 % power; D1 alone 27 minutes) or full (paper scale, via "
+              "sized by a pilot for 90 % power; D1 alone 30 minutes) or full (paper scale, via "
               "the store).")
 @click.option("--quick/--full", default=None, help="Shorthands for --scale quick / full.")
 @click.option("--store", type=click.Path(dir_okay=False, path_type=Path), default=None,
