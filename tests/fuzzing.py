@@ -7,7 +7,9 @@ minute, ``thorough`` runs many more.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import tempfile
 from contextlib import contextmanager
@@ -17,6 +19,11 @@ import numpy as np
 from hypothesis import strategies as st
 
 from boundkit.registry import ERROR_MODEL_REGISTRY, SCHEDULE_REGISTRY
+
+#: One temporary folder per test process for every output the fuzzed commands write,
+#: removed when the process exits (the folders used to pile up in /tmp: 90 per run).
+TMP_ROOT = tempfile.mkdtemp(prefix="bk-fuzz-")
+atexit.register(shutil.rmtree, TMP_ROOT, ignore_errors=True)
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 #: Examples per fuzz test under each profile.
@@ -154,7 +161,7 @@ def valid_simulate_arguments(draw) -> list[str]:
         argv += ["--real-data", "pool"]
     if data == "gaussian" and draw(st.booleans()):
         argv += ["--dim", draw(st.sampled_from(["1", "2"]))]
-    return [*argv, "--out", tempfile.mkdtemp(prefix="bk-fuzz-")]
+    return [*argv, "--out", tempfile.mkdtemp(dir=TMP_ROOT)]
 
 
 @st.composite
@@ -171,7 +178,7 @@ def simulate_arguments(draw) -> list[str]:
         opt = draw(st.sampled_from(sorted(SIMULATE_HUGE)))
         argv += [opt, SIMULATE_HUGE[opt]]
     out = draw(st.sampled_from(["tmp"] * 8 + ["/proc/boundkit/x", ""]))
-    argv += ["--out", tempfile.mkdtemp(prefix="bk-fuzz-") if out == "tmp" else out]
+    argv += ["--out", tempfile.mkdtemp(dir=TMP_ROOT) if out == "tmp" else out]
     return _size_guard(argv)
 
 
@@ -201,7 +208,7 @@ def prove_arguments(draw) -> list[str]:
         argv += ["--format", draw(st.sampled_from(["text", "markdown", "latex", "pdf"]))]
     if draw(st.integers(0, 2)) == 0:
         target = draw(st.sampled_from(["tmp", "/proc/boundkit/x.tex", ""]))
-        argv += ["-o", os.path.join(tempfile.mkdtemp(prefix="bk-fuzz-"), "a.tex")
+        argv += ["-o", os.path.join(tempfile.mkdtemp(dir=TMP_ROOT), "a.tex")
                  if target == "tmp" else target]
     return argv
 
@@ -244,7 +251,7 @@ _SWEEP_FILES: dict[str, str] = {}
 def sweep_files() -> dict[str, str]:
     """Paths of a valid tiny sweep, a broken TOML, a store with one run, a non-store file."""
     if not _SWEEP_FILES:
-        folder = tempfile.mkdtemp(prefix="bk-fuzz-sweep-")
+        folder = tempfile.mkdtemp(prefix="sweep-", dir=TMP_ROOT)
         good = os.path.join(folder, "good.toml")
         with open(good, "w", encoding="utf-8") as f:
             f.write('model = "gaussian-mle"\nrounds = 1\nn = 20\nmetrics = ["e"]\n')

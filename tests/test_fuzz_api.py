@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import sympy as sp
 import torch
-from fuzzing import EXAMPLES, HOSTILE_VALUES, hang_guard
+from fuzzing import EXAMPLES, HOSTILE_VALUES, TMP_ROOT, hang_guard
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
@@ -29,7 +29,7 @@ import simulations as sim
 from boundkit.errors import InvalidArgument, NotCertified
 
 CPU = torch.device("cpu")
-STORE_DIR = Path(tempfile.mkdtemp(prefix="bk-fuzz-store-"))
+STORE_DIR = Path(tempfile.mkdtemp(prefix="store-", dir=TMP_ROOT))
 P0 = sim.make_distribution("gaussian")
 P2 = sim.make_distribution("ring8")
 
