@@ -182,8 +182,9 @@ class BatchedPFODE:
         nodes = grid.nodes[None].expand(self.replicates, -1, -1).contiguous()
 
         def l1(fine, coarse):
-            gap = (torch.exp(fine) - torch.exp(coarse)).abs()  # inf − inf: abs_exp_diff
-            return grid.integrate(torch.where(gap.isnan(), abs_exp_diff(fine, coarse), gap))[0]
+            diff = (torch.exp(fine) - torch.exp(coarse)).abs()  # inf − inf: abs_exp_diff
+            return grid.integrate(torch.where(diff.isnan(), abs_exp_diff(fine, coarse),
+                                              diff))[0]
 
         if self.steps_used is None:
             fine, coarse = self._search(nodes, l1)

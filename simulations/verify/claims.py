@@ -246,7 +246,7 @@ def _p1_judge(study, configs, frames, model, data, fit) -> None:
     study.verdict("P1", "shape", model, data, verdict, float(finals[0] / finals[-1]),
                   f"mean e_T by alpha {', '.join(ALPHAS)}: "
                   f"{', '.join(_fmt(v) for v in finals)} (adjacent paired one-sided "
-                  f"bootstrap-t tests: all falling for holds, Holm for violated)",
+                  f"tests: all falling for holds, Holm for violated)",
                   setting="e_T falls as alpha rises", **where)
     study.summary("P1", model, data, "e_T by alpha", [float(Fraction(a)) for a in ALPHAS],
                   finals, finals - 1.96 * ses, finals + 1.96 * ses, bound=np.array(bnds))

@@ -127,7 +127,7 @@ def _peak_verdict(study, model, data, conv, lams, lam_c, paired, note, where) ->
                   f"{conv}: measured e_T peaks at lambda = {lams[k]:g} (peak/e_T(0) = "
                   f"{_fmt(means[k] / means[0])}); lambda'_T(r̂) = {_fmt(lam_c)}; holds: a "
                   f"point in [lambda'/2, 2 lambda'] above (1 + {PEAK_EFFECT:.0%}) e_T(0); "
-                  f"violated: every point there below it (paired bootstrap-t){note}",
+                  f"violated: every point there below it (paired one-sided tests){note}",
                   setting="peak of e_T near lambda'", **where)
 
 
@@ -333,7 +333,7 @@ def _u_shape_judge(study, configs, frames, model: str, data: str, n: int, reps: 
                   f"{', '.join(_fmt(v) for v in ms[:, 0])}; minimum at tau/tau* = "
                   f"{_fmt(taus[mid] / star)} (U-shape with the minimum named in advance at "
                   f"tau*: holds if KL(tau*) is below both ends; violated if KL is "
-                  f"significantly monotone in tau; paired bootstrap-t)",
+                  f"significantly monotone in tau; paired one-sided tests)",
                   setting=f"KL against tau at n = m = {n}", replicates=reps)
     study.summary(f"D1 tau n={n}", model, data, "KL by tau/tau*", TAU_FACTORS, ms[:, 0],
                   ms[:, 0] - 1.96 * ms[:, 1], ms[:, 0] + 1.96 * ms[:, 1])

@@ -180,7 +180,8 @@ def equivalence_verdict(estimates, ses, target, tol, df=None, reps: int | None =
 
 
 def equivalence_values(values, target, tol) -> str:
-    """:func:`equivalence_verdict` for replicate values (R, k) by bootstrap-t tests."""
+    """:func:`equivalence_verdict` for replicate values (R, k) by the one-sided tests of
+    :mod:`simulations.verify.stat_tests`."""
     v = check_values(values)
     t = np.broadcast_to(np.asarray(target, float), (v.shape[1],))
     d = np.broadcast_to(np.asarray(tol, float), (v.shape[1],))
