@@ -389,8 +389,9 @@ DIFFUSION_TINY = Scale("tiny-diffusion", reps=3, reps_2d=2, sizes=(100, 200, 400
 
 def test_diffusion_joins_the_experiments_and_states_its_regime(tmp_path):
     # issue 18: random-feature diffusion (m = n, tau = tau*) in V3, V4/V5/P3/P5, P2 (both
-    # conventions) and D1, each verdict with its width, flow time, RK4 steps and their
-    # error (the MLP and the other experiments run in verify --quick: too slow here)
+    # conventions, on the Gaussian and the unequal mixture) and D1, each verdict with its
+    # width, flow time, RK4 steps and their error (the MLP and the other experiments run
+    # in verify --quick: too slow here)
     scale = Scale(**{**DIFFUSION_TINY.__dict__, "diffusion_models": ("diffusion-rf",)})
     verdicts = verify(["V4", "P2", "D1"], out=tmp_path, scale=scale, seed=5)
     got = {(v.claim, v.kind, v.model, v.data, v.convention) for v in verdicts}
@@ -400,8 +401,12 @@ def test_diffusion_joins_the_experiments_and_states_its_regime(tmp_path):
                             ("P5", "shape")):
             assert any(g[:4] == (claim, kind, model, data) for g in got), (claim, data)
     for conv in ("scaled", "fixed-real"):
-        assert ("P2", "bound", model, "gaussian", conv) in got
-        assert ("P2", "shape", model, "gaussian", conv) in got
+        for data in ("gaussian", "unequal"):  # diffusion meets P2 on both 1-D data sets
+            assert ("P2", "bound", model, data, conv) in got, (data, conv)
+            assert ("P2", "shape", model, data, conv) in got, (data, conv)
+        # ... MLE and KDE on the Gaussian only
+        assert ("P2", "bound", "kde", "gaussian", conv) in got
+        assert not any(g[0] == "P2" and g[2] == "kde" and g[3] != "gaussian" for g in got)
     d1 = [v for v in verdicts if v.claim == "D1"]
     assert len(d1) == 3  # the rate and the U-shape at two sizes
     assert "E3 (r = 1/5" in d1[0].detail and "follows" in d1[0].detail

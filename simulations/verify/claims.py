@@ -215,9 +215,8 @@ ALPHAS = ("1/8", "1/4", "1/2", "1")
 
 def p1(study: Study):
     """P1: e_T falls as the real share α rises (bound at every α, shape: monotone); one
-    case per model, a loop per α."""
-    for model in study.models():
-        data = "gaussian"
+    case per model and data set (Study.model_data), a loop per α."""
+    for model, data in study.model_data():
         fit = study.rate(model, data)
         configs = [study.config(model, data, schedule="constant-real", alpha=a) for a in ALPHAS]
         yield Case(configs, partial(_p1_judge, model=model, data=data, fit=fit))
@@ -254,11 +253,10 @@ def _p1_judge(study, configs, frames, model, data, fit) -> None:
 
 def p4(study: Study):
     """P4: a final round with real share (T−1)/T brings e_T back to O(δ) (≤ 2δ); one case
-    per model."""
+    per model and data set (Study.model_data)."""
     last = study.scale.rounds - 1
     share = f"{last - 1}/{last}"
-    for model in study.models():
-        data = "gaussian"
+    for model, data in study.model_data():
         fit = study.rate(model, data)
         yield Case([study.config(model, data, schedule="final-rescue", alpha=share)],
                    partial(_p4_judge, model=model, data=data, fit=fit, share=share))

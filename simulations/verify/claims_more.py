@@ -53,10 +53,9 @@ def _lambda_critical(fit, convention: str) -> tuple[float, str]:
 
 def p2(study: Study):
     """P2: at fixed real n, e_T over a λ grid straddling λ'_T(r̂), both conventions; one
-    case per model and convention (a loop per λ)."""
+    case per model, data set (Study.model_data) and convention (a loop per λ)."""
     rounds = P2_GENERATION + 1
-    for model in study.models():
-        data = "gaussian"
+    for model, data in study.model_data():
         fit = study.rate(model, data)
         cal = study.calibration(model, data)
         for conv in ("scaled", "fixed-real"):
@@ -142,10 +141,9 @@ def p3_sizes(study: Study):
     """P3: n_i = n0 (i+1)^p. R1 with the fitted δ(n) names the growth p_b that keeps
     e_i ≤ ε = 2 e_0 at every round; the claim is tested at every grid p ≥ p_b (bound rule,
     paired per replicate against 2 e_0 of the constant-n loop: the loops share seeds); one
-    case per model, a loop per p."""
+    case per model and data set (Study.model_data), a loop per p."""
     n0, rounds = 100, study.scale.rounds
-    for model in study.models():
-        data = "gaussian"
+    for model, data in study.model_data():
         fit = study.rate(model, data)
         r, c, c0 = fit.e1_rate, fit.const, fit.floor
         k = np.arange(rounds)
@@ -344,8 +342,7 @@ def long_horizon(study: Study):
     on both 1-D data sets): the growth exponent, the variance and recall; one case (one
     loop) per model and data set."""
     sc = study.scale
-    for model, data in [(m, d) for m in study.models()
-                        for d in (study.data_for(m) if is_diffusion(m) else ("gaussian",))]:
+    for model, data in study.model_data():
         rounds = sc.diffusion_long_rounds if is_diffusion(model) else sc.long_rounds
         config = study.config(model, data, rounds=rounds,
                               replicates=(study.reps(1, model) if is_diffusion(model)

@@ -64,7 +64,17 @@ class Study:
         return [*MODELS, *self.scale.diffusion_models]
 
     def data_for(self, model: str) -> tuple:
+        """Data sets of the experiments run on every one (V3, V4, V5, P3 at constant n,
+        P5): all three for MLE and KDE, the two 1-D ones for diffusion."""
         return DIFFUSION_DATA if is_diffusion(model) else DATA
+
+    def model_data(self) -> list[tuple[str, str]]:
+        """(model, data) pairs of P1, P2, P3's growing sizes, P4 and the long horizon: the
+        Gaussian for MLE and KDE; both 1-D data sets (the Gaussian and ``unequal``) for
+        diffusion, the paper's own model class, which thus meets every claim on a
+        unimodal and a multimodal target."""
+        return [(m, d) for m in self.models()
+                for d in (DIFFUSION_DATA if is_diffusion(m) else ("gaussian",))]
 
     # -- loops -----------------------------------------------------------------------------
 
