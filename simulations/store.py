@@ -42,6 +42,10 @@ CREATE TABLE IF NOT EXISTS rows (
     value REAL, lo REAL, hi REAL, real_share REAL
 );
 CREATE INDEX IF NOT EXISTS rows_by_key ON rows(key);
+CREATE TABLE IF NOT EXISTS derived (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 #: Columns of the ``runs`` table that ``list`` shows.
 SUMMARY = ["config_hash", "model", "data", "schedule", "n", "rounds", "replicates", "seed",
@@ -200,6 +204,22 @@ class ResultStore:
             self._db.executemany(f"INSERT INTO rows (key, {', '.join(ROW_COLUMNS)}) VALUES "
                                  f"({','.join('?' * (len(ROW_COLUMNS) + 1))})", rows)
         return True
+
+    @_damaged
+    def derived(self, key: str) -> dict | None:
+        """A result computed in the calling process, not by a loop (R8's calibration in
+        ``verify``), stored under ``key`` by :meth:`record_derived`; None if absent. JSON
+        keeps floats exactly (repr round-trips), so a resumed run reads the same numbers
+        it would compute."""
+        row = self._db.execute("SELECT value FROM derived WHERE key=?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    @_damaged
+    def record_derived(self, key: str, value: dict) -> None:
+        """Store ``value`` (JSON-able) under ``key`` (replacing an older one)."""
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO derived VALUES (?, ?)",
+                             (key, json.dumps(value)))
 
     def record_failure(self, config: LoopConfig, error: str, meta: dict) -> None:
         """Record a run that raised (unless it is already recorded as finished)."""

@@ -190,6 +190,23 @@ def test_full_mode_resumes_from_the_store(tmp_path):
         assert len(db.runs()) == 8  # 2 models x (3 V3 sizes + 1 rescue loop), each once
 
 
+def test_a_resumed_run_reads_r8s_calibration_from_the_store(tmp_path, monkeypatch):
+    # calibrate() runs in the verify process, outside the sweep: with a store its result
+    # is kept there, so a resumed run neither repeats it nor gets other numbers
+    import simulations.verify.study as study_mod
+
+    store = tmp_path / "results.sqlite"
+    first = verify(["V4"], out=tmp_path / "a", scale=TINY, store=store, workers=1, seed=2)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("calibrate() ran again on a resumed run")
+
+    monkeypatch.setattr(study_mod, "calibrate", refuse)
+    second = verify(["V4"], out=tmp_path / "b", scale=TINY, store=store, workers=1, seed=2)
+    assert [v.as_dict() for v in first] == [v.as_dict() for v in second]
+    assert any(v.claim == "V5" and v.verdict != "not applicable" for v in second)
+
+
 @pytest.mark.parametrize("args, word", [
     (["verify", "NOPE"], "no experiment"),
     (["verify", "--store", "x.db"], "--scale"),

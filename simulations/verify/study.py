@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -189,8 +191,27 @@ class Study:
         key = (model, data)
         if key not in self.cals:
             base = self.config(model, data, rounds=1)
-            self.cals[key] = calibrate(base, self.scale.sizes)
+            self.cals[key] = self._stored_calibration(base)
         return self.cals[key]
+
+    def _stored_calibration(self, base: LoopConfig) -> Calibration:
+        """calibrate() trains round-0 fits in this process, outside the sweep; with a
+        store, its result is kept there (keyed by the config's run key and the sizes), so
+        that a resumed run neither repeats it (minutes per diffusion model) nor changes it."""
+        if self.runner.store is None:
+            return calibrate(base, self.scale.sizes)
+        from simulations.store import ResultStore, run_key
+
+        name = f"calibration:{run_key(base)}:{list(self.scale.sizes)}"
+        with ResultStore(self.runner.store) as store:
+            kept = store.derived(name)
+        if kept is not None:
+            return Calibration(**{k: tuple(v) if isinstance(v, list) else v
+                                  for k, v in kept.items()})
+        cal = calibrate(base, self.scale.sizes)
+        with ResultStore(self.runner.store) as store:
+            store.record_derived(name, dataclasses.asdict(cal))
+        return cal
 
 
 def values_at(frame: pd.DataFrame, metric: str, generation: int) -> np.ndarray:
