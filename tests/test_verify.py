@@ -490,3 +490,28 @@ def test_a_run_stopped_midway_keeps_the_verdicts_it_finished(tmp_path, monkeypat
     assert {v["claim"] for v in doc["verdicts"]} == {"V4", "V5", "P3", "P5"}  # V4 run
     assert not (tmp_path / "report.md").exists()
 
+
+
+def test_together_runs_independent_cases_as_one_batch_and_judges_each_on_its_frames():
+    from simulations.verify.case import Case, batched, together
+
+    seen = []
+    first = Case(["a", "b"], lambda study, c, f: seen.append(("first", c, f)))
+    empty = Case((), lambda study, c, f: seen.append(("empty", c, f)))
+    last = Case(["c"], lambda study, c, f: seen.append(("last", c, f)))
+    both = together([first, empty, last])
+    assert both.configs == ("a", "b", "c")
+    both.judge(None, list(both.configs), ["fa", "fb", "fc"])
+    assert seen == [("first", ["a", "b"], ["fa", "fb"]), ("empty", [], []),
+                    ("last", ["c"], ["fc"])]
+
+    made = []
+
+    @batched
+    def cases(study):
+        for k in range(3):
+            made.append(k)
+            yield Case([k], lambda study, c, f: None)
+
+    (one,) = list(cases(None))
+    assert one.configs == (0, 1, 2) and made == [0, 1, 2]

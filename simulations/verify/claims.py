@@ -22,7 +22,7 @@ from boundkit import (
     bound_values,
     linear_response,
 )
-from simulations.verify.case import Case
+from simulations.verify.case import Case, batched
 from simulations.verify.rules import (
     ALPHA,
     BOUND_EFFECT,
@@ -76,6 +76,7 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}"
 
 
+@batched
 def v3(study: Study):
     """V3: round 0's δ(n) = C n^{-r} (+ C0) against the model's rate; one case per model
     and data set (the round-0 loops over the size grid)."""
@@ -139,6 +140,7 @@ SCHEDULES = {
 }
 
 
+@batched
 def loops(study: Study):
     """V4 (calibrated bound), V5 (R8), P3 (exponent at constant n), P5 (balanced drift):
     one case per model and data set, a loop per schedule."""
@@ -213,6 +215,7 @@ def _ratio(mat: np.ndarray, seed: int) -> tuple[float, float]:
 ALPHAS = ("1/8", "1/4", "1/2", "1")
 
 
+@batched
 def p1(study: Study):
     """P1: e_T falls as the real share α rises (bound at every α, shape: monotone); one
     case per model and data set (Study.model_data), a loop per α."""
@@ -251,6 +254,7 @@ def _p1_judge(study, configs, frames, model, data, fit) -> None:
                   finals, finals - 1.96 * ses, finals + 1.96 * ses, bound=np.array(bnds))
 
 
+@batched
 def p4(study: Study):
     """P4: a final round with real share (T−1)/T brings e_T back to O(δ) (≤ 2δ); one case
     per model and data set (Study.model_data)."""

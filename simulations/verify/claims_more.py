@@ -11,7 +11,7 @@ import numpy as np
 from scipy import optimize
 
 from boundkit import FullSynthetic, linear_response, phase_transition, risk, tau_star
-from simulations.verify.case import Case
+from simulations.verify.case import Case, batched
 from simulations.verify.claims import EXPONENT_TOL, R8_TOL, RATE_TOL, _exponent, _fmt
 from simulations.verify.d1_design import allocate
 from simulations.verify.fits import fit_rate
@@ -51,6 +51,7 @@ def _lambda_critical(fit, convention: str) -> tuple[float, str]:
     return pt.lambda_critical, "; the fitted floor removes the transition, grid from pure r̂"
 
 
+@batched
 def p2(study: Study):
     """P2: at fixed real n, e_T over a λ grid straddling λ'_T(r̂), both conventions; one
     case per model, data set (Study.model_data) and convention (a loop per λ)."""
@@ -137,6 +138,24 @@ P3_MAX_POINTS = 500_000
 P3_MAX_POINTS_DIFFUSION = 4096
 
 
+def _p_excess(p, eps, c, r, c0, n0, rounds) -> float:
+    """R1's b_T(p) − ε for n_i = n0 (i+1)^p over ``rounds`` rounds (log space)."""
+    log_n = math.log(n0) + p * np.log(np.arange(rounds) + 1.0)
+    return float(np.sum(c * np.exp(-r * log_n) + c0)) - eps
+
+
+def _p_needed(eps, c, r, c0, n0, rounds) -> float:
+    """The least growth p ∈ [0, 50] with b_T(p) ≤ ε (0 if p = 0 does; inf if none does).
+    Module-level, bound by ``partial``: a closure over loop variables would read the last
+    model's fit once the cases are judged together."""
+    args = (eps, c, r, c0, n0, rounds)
+    at_0, at_50 = _p_excess(0, *args), _p_excess(50, *args)
+    if at_0 > 0 > at_50:
+        return optimize.brentq(_p_excess, 0, 50, args=args)
+    return 0.0 if at_0 <= 0 else math.inf
+
+
+@batched
 def p3_sizes(study: Study):
     """P3: n_i = n0 (i+1)^p. R1 with the fitted δ(n) names the growth p_b that keeps
     e_i ≤ ε = 2 e_0 at every round; the claim is tested at every grid p ≥ p_b (bound rule,
@@ -146,18 +165,8 @@ def p3_sizes(study: Study):
     for model, data in study.model_data():
         fit = study.rate(model, data)
         r, c, c0 = fit.e1_rate, fit.const, fit.floor
-        k = np.arange(rounds)
         eps_fit = 2 * float(min(fit.delta(np.array([float(n0)]))[0], 1.0))
-
-        def excess(p, eps, _c=c, _r=r, _c0=c0, _k=k):  # R1's b_T(p) − ε, log space
-            log_n = math.log(n0) + p * np.log(_k + 1.0)
-            return float(np.sum(_c * np.exp(-_r * log_n) + _c0)) - eps
-
-        def p_needed(eps):
-            return (optimize.brentq(excess, 0, 50, args=(eps,))
-                    if excess(0, eps) > 0 > excess(50, eps)
-                    else (0.0 if excess(0, eps) <= 0 else math.inf))
-
+        p_needed = partial(_p_needed, c=c, r=r, c0=c0, n0=n0, rounds=rounds)
         # the bound's own growth (from the fit's e_0, named before the loops run), rounded
         # up to a quarter, joins the grid where its last round stays within P3_MAX_POINTS
         p_star = math.ceil(4 * p_needed(eps_fit)) / 4 if math.isfinite(
@@ -337,6 +346,7 @@ def _u_shape_judge(study, configs, frames, model: str, data: str, n: int, reps: 
                   ms[:, 0] - 1.96 * ms[:, 1], ms[:, 0] + 1.96 * ms[:, 1])
 
 
+@batched
 def long_horizon(study: Study):
     """Full synthetic for ≥ 100 rounds (diffusion: the scale's ``diffusion_long_rounds``,
     on both 1-D data sets): the growth exponent, the variance and recall; one case (one
