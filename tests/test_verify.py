@@ -424,6 +424,9 @@ def test_diffusion_joins_the_experiments_and_states_its_regime(tmp_path):
         # ... MLE and KDE on the Gaussian only
         assert ("P2", "bound", "kde", "gaussian", conv) in got
         assert not any(g[0] == "P2" and g[2] == "kde" and g[3] != "gaussian" for g in got)
+    # a P2 row not applicable names the setting its verdict would have had
+    assert {v.setting for v in verdicts if v.claim == "P2" and v.kind == "shape"} == {
+        "peak of e_T near lambda'"}
     d1 = [v for v in verdicts if v.claim == "D1"]
     assert len(d1) == 3  # the rate and the U-shape at two sizes
     assert "E3 (r = 1/5" in d1[0].detail and "follows" in d1[0].detail

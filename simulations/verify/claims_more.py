@@ -77,10 +77,10 @@ def p2(study: Study):
 
 
 def _p2_not_applicable(study, configs, frames, model, data, conv, reason) -> None:
-    for kind in ("bound", "shape"):
+    for kind, setting in (("bound", "e_T over the synthetic ratio lambda"),
+                          ("shape", "peak of e_T near lambda'")):  # as _p2_judge's
         study.verdict("P2", kind, model, data, "not applicable", None, reason,
-                      setting="e_T over the synthetic ratio lambda", schedule="fixed-ratio",
-                      convention=conv)
+                      setting=setting, schedule="fixed-ratio", convention=conv)
 
 
 def _p2_judge(study, configs, frames, model, data, conv, lams, lam_c, note, fit, cal) -> None:

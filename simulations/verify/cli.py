@@ -1,7 +1,7 @@
 """``boundkit verify``: the paper's claims on trained loops (docs/theory.md §7; simulations.verify).
 
 ``--scale quick`` (the default; ``make demo``) runs every experiment at small sizes in
-this process (about 17 minutes on 2 cores, most of it the diffusion loops); ``--scale
+this process (about 25 minutes on 2 cores, most of it the diffusion loops); ``--scale
 standard`` sizes the replicates by a pilot stage for 90 % power (capped) and decides what
 is decidable (not yet timed whole with diffusion: V3 took 8 min, V4 over 23 min
 before it was stopped, D1 alone 30 min);
@@ -32,7 +32,7 @@ STYLE = {"holds": "green", "violated": "red", "inconclusive": "yellow",
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default="verify-out",
               show_default=True, help="Directory for report.md, verdicts.json, figures, LaTeX.")
 @click.option("--scale", "scale_name", type=click.Choice(["quick", "standard", "full"]),
-              default=None, help="quick (default; about 17 minutes), standard (replicates "
+              default=None, help="quick (default; about 25 minutes), standard (replicates "
               "sized by a pilot for 90 % power; D1 alone 30 minutes) or full (paper scale, via "
               "the store).")
 @click.option("--quick/--full", default=None, help="Shorthands for --scale quick / full.")
