@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from simulations.verify import claims, claims_more
+from simulations.verify import claims, claims_more, claims_p3
 from simulations.verify.case import Case
 
 __all__ = ["BUILTIN", "Case", "Claim"]
@@ -68,7 +68,7 @@ BUILTIN = (
     Claim("P1", "control by real data", claims.p1, "real share α"),
     Claim("P2", "phase transition at fixed real n", claims_more.p2,
           "λ (synthetic points per real point)", True),
-    Claim("P3", "growth (exponent at constant n; sizes needed)", claims_more.p3_sizes,
+    Claim("P3", "growth (exponent at constant n; sizes needed)", claims_p3.p3_sizes,
           "growth exponent p"),
     Claim("P4", "final-round rescue", claims.p4),
     Claim("D1", "diffusion rate E2 vs E3; KL against tau", claims_more.d1,
